@@ -1,0 +1,1 @@
+"""A demo server on an embedded SQLite database with sample endpoints."""

@@ -1,0 +1,37 @@
+# This file is part of the endpoint module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+"""The one Tryton route that serves every endpoint of a database."""
+from trytond.config import config
+from trytond.protocols.wrappers import (
+    exceptions, set_max_request_size, with_pool)
+from trytond.wsgi import app
+from trytond_endpoint.problem import Problem
+
+from .serve import serve
+
+PREFIX = config.get('endpoint', 'prefix', default='api').strip('/')
+_max_size = max(
+    config.getint('request', 'max_size'),
+    config.getint('request', 'max_size_authenticated'))
+
+
+def _problems(func):
+    def wrapper(request, *args, **kwargs):
+        try:
+            return func(request, *args, **kwargs)
+        except exceptions.HTTPException as exception:
+            # Unknown database and the like, raised before serving.
+            if exception.response is not None:
+                return exception.response
+            return Problem(exception.code, exception.description).response()
+    return wrapper
+
+
+@app.route(f'/<database_name>/{PREFIX}/<path:path>')
+@app.route(f'/<database_name>/{PREFIX}/', defaults={'path': ''})
+@set_max_request_size(_max_size)
+@_problems
+@with_pool
+def mount(request, pool, path):
+    return serve(request, pool, '/' + path)

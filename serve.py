@@ -1,0 +1,371 @@
+# This file is part of the endpoint module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+"""Serving one HTTP request: transaction, registry, auth, snippet, answer."""
+import datetime as dt
+import json
+import logging
+import time
+import uuid
+from base64 import urlsafe_b64decode
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from trytond import backend
+from trytond.config import config
+from trytond.exceptions import (
+    LoginException, RateLimitException, UserError, UserWarning)
+from trytond.model.exceptions import AccessError
+from trytond.protocols.jsonrpc import JSONDecoder
+from trytond.transaction import Transaction, TransactionError, check_access
+from trytond.worker import run_task
+from trytond_endpoint import jsonenc
+from trytond_endpoint.compiled import compile_definition
+from trytond_endpoint.content import parse_content_type
+from trytond_endpoint.contracts import decode_body
+from trytond_endpoint.definition import BODY_METHODS
+from trytond_endpoint.problem import Problem
+from trytond_endpoint.routing import MapCache
+from trytond_endpoint.sandbox import (
+    BudgetExceeded, RequestView, check_payload, exceptions as snippet_errors,
+    run_snippet)
+from trytond_endpoint.sandbox import Response as SnippetResponse
+
+from .snippet_pool import PoolProxy
+
+logger = logging.getLogger(__name__)
+MAPS = MapCache()
+READONLY_METHODS = frozenset({'GET', 'HEAD', 'OPTIONS'})
+DEFAULT_TIMEOUT = config.getfloat('endpoint', 'timeout', default=5)
+_request_timeout = config.getint('request', 'timeout', default=0)
+_json_decoder = JSONDecoder()
+_HIDDEN_HEADERS = frozenset({'authorization', 'cookie', 'proxy-authorization'})
+
+
+class _NeedLogin(Exception):
+    pass
+
+
+def live_map(pool):
+    "The map of the registry version seen by the current transaction"
+    Registry = pool.get('endpoint.registry')
+    version = Registry.current()
+    Endpoint = pool.get('endpoint.endpoint')
+    return MAPS.get(pool.database_name, version,
+        Endpoint.published_definitions)
+
+
+def serve(request, pool, path):
+    method = request.method
+    readonly = method in READONLY_METHODS
+    context = {'_request': request.context}
+    retry = config.getint('database', 'retry')
+    count = 0
+    caller = None
+    logs = []
+    request_id = uuid.uuid4().hex[:12]
+    while True:
+        if count:
+            time.sleep(0.02 * count)
+        transaction_extras = {}
+        with Transaction().start(pool.database_name, 0, readonly=readonly,
+                context=context, timeout=_request_timeout,
+                **transaction_extras) as transaction:
+            try:
+                response = _serve(
+                    request, pool, path, caller, logs, request_id)
+            except _NeedLogin:
+                transaction.rollback()
+                caller = _login(request)
+                continue
+            except TransactionError as exception:
+                transaction.rollback()
+                transaction.tasks.clear()
+                exception.fix(transaction_extras)
+                continue
+            except backend.DatabaseOperationalError:
+                transaction.rollback()
+                transaction.tasks.clear()
+                if count < retry and not readonly:
+                    count += 1
+                    continue
+                logger.warning("Database unavailable for %s", request,
+                    exc_info=True)
+                response = Problem(503, "The database is busy or unavailable; "
+                    "try again shortly.", headers={'Retry-After': '1'}
+                    ).response()
+            except Exception as exception:
+                transaction.rollback()
+                transaction.tasks.clear()
+                response = _error_response(exception, request, request_id)
+            else:
+                if response.status_code >= 400:
+                    transaction.rollback()
+                    transaction.tasks.clear()
+                else:
+                    transaction.commit()
+        while transaction.tasks:
+            run_task(pool, transaction.tasks.pop())
+        break
+    if logs:
+        _write_logs(pool, logs)
+    return response
+
+
+def _login(request):
+    try:
+        user_id = request.user_id
+    except (LoginException, RateLimitException):
+        user_id = None
+    except HTTPException as exception:
+        if exception.code == 429:
+            raise Problem(429, "Too many login attempts; try later.")
+        raise
+    return user_id or -1
+
+
+def _error_response(exception, request, request_id):
+    if isinstance(exception, Problem):
+        return exception.response()
+    if isinstance(exception, snippet_errors.Base):
+        return Problem(exception.status, str(exception)).response()
+    if isinstance(exception, AccessError):
+        return Problem(403, exception.message).response()
+    if isinstance(exception, (UserError, UserWarning)):
+        return Problem(400, exception.message,
+            **({'description': exception.description}
+                if exception.description else {})).response()
+    if isinstance(exception, BudgetExceeded):
+        logger.warning("Endpoint over budget %s [%s]: %s",
+            request, request_id, exception)
+        return Problem(504, str(exception), request_id=request_id).response()
+    if isinstance(exception, HTTPException):
+        return Problem(exception.code, exception.description).response()
+    logger.exception("Endpoint failure %s [%s]", request, request_id)
+    return Problem(500,
+        f"Unexpected failure; quote error id {request_id} to the "
+        "administrator.", error_id=request_id).response()
+
+
+def _serve(request, pool, path, caller, logs, request_id):
+    transaction = Transaction()
+    live = live_map(pool)
+    method = request.method
+    if method == 'OPTIONS':
+        allowed = live.allowed_methods(path)
+        return Response(status=204, headers={
+                'Allow': ', '.join(allowed),
+                'Access-Control-Allow-Methods': ', '.join(allowed),
+                })
+    entry, path_params = live.match(path, method)
+    definition = entry.definition
+    compiled = entry.get_compiled(compile_definition)
+
+    if definition.auth == 'public':
+        user_id = definition.exec_user
+    elif definition.auth == 'user':
+        if caller is None:
+            if request.authorization is None and request.session is None:
+                raise _unauthorized(definition)
+            raise _NeedLogin
+        if caller < 0:
+            raise _unauthorized(definition)
+        user_id = definition.exec_user or caller
+    else:
+        key = _bearer(request)
+        if not key:
+            raise _unauthorized(definition)
+        UserApplication = pool.get('res.user.application')
+        application = UserApplication.check(key, 'endpoint')
+        if not application:
+            raise _unauthorized(definition)
+        user_id = definition.exec_user or application.user.id
+
+    body = _body(request, definition, compiled)
+    if compiled.query_contract is not None:
+        args = compiled.query_contract.coerce(request.args)
+    else:
+        args = _flat(request.args)
+    context = _context(request)
+
+    with transaction.set_user(user_id), \
+            transaction.set_context(context), check_access():
+        result = {}
+        names = {
+            'request': RequestView(
+                method=method, path=path,
+                args=args,
+                headers={k: v for k, v in request.headers.items()
+                    if k.lower() not in _HIDDEN_HEADERS},
+                json=body.json if body else None,
+                data=body.data if body else b'',
+                text=body.text if body else '',
+                form=body.form if body else None,
+                files=body.files if body else None,
+                xml=body.xml if body else None,
+                path_params=path_params,
+                content_type=request.mimetype or None),
+            'pool': PoolProxy(),
+            'user': _user_facts(pool, user_id),
+            'endpoint': {'id': definition.id, 'name': definition.name,
+                'route': definition.route, 'method': definition.method},
+            'context': {k: v for k, v in transaction.context.items()
+                if not k.startswith('_')},
+            'log': _logger(logs, definition.id, request_id),
+            'result': result,
+            }
+        run_snippet(compiled.code, names,
+            timeout=definition.timeout or DEFAULT_TIMEOUT)
+        response = _response(result, method)
+        response.headers['Content-Language'] = (
+            transaction.language.replace('_', '-'))
+    return response
+
+
+def _unauthorized(definition):
+    if definition.auth == 'user':
+        challenge = 'Basic realm="Tryton"'
+    else:
+        challenge = 'Bearer realm="Tryton"'
+    return Problem(401, "Missing or invalid credentials.",
+        headers={'WWW-Authenticate': challenge})
+
+
+def _bearer(request):
+    header = request.headers.get('Authorization', '')
+    scheme, _, key = header.partition(' ')
+    if scheme.lower() == 'bearer':
+        return key.strip()
+    return None
+
+
+def _flat(multidict):
+    return {k: (v[0] if len(v) == 1 else v)
+        for k, v in multidict.lists()}
+
+
+def _context(request):
+    context = {}
+    header = request.headers.get('X-Tryton-Context')
+    if header:
+        try:
+            context = json.loads(urlsafe_b64decode(header),
+                object_hook=_json_decoder)
+        except (ValueError, TypeError):
+            raise Problem(400, "X-Tryton-Context is not base64 JSON.")
+        if not isinstance(context, dict):
+            raise Problem(400, "X-Tryton-Context must be an object.")
+        # Keys with '_' are the server's own (access checks, request…).
+        context = {k: v for k, v in context.items()
+            if isinstance(k, str) and not k.startswith('_')}
+    context.pop('user', None)
+    if request.accept_languages:
+        language = request.accept_languages.best
+        if language and language != '*':
+            context['language'] = language.replace('-', '_')
+    return context
+
+
+def _body(request, definition, compiled):
+    if request.method not in BODY_METHODS:
+        return None
+    limit = config.getint('request',
+        'max_size' if definition.auth == 'public'
+        else 'max_size_authenticated')
+    if definition.max_body_size:
+        limit = min(limit, definition.max_body_size)
+    if request.content_length is not None and request.content_length > limit:
+        raise Problem(413, f"The body is over {limit} bytes.")
+    media_type, params = parse_content_type(
+        request.headers.get('Content-Type', ''))
+    if media_type != compiled.media_type:
+        raise Problem(415,
+            f"Send the body as {compiled.media_type}.",
+            headers={'Accept-Post': compiled.media_type})
+    request.max_content_length = limit
+    if media_type in {
+            'application/x-www-form-urlencoded', 'multipart/form-data'}:
+        request.max_form_memory_size = limit
+        form, files = request.form, request.files
+        data = b''
+    else:
+        form = files = None
+        data = request.get_data(cache=True)
+        if len(data) > limit:
+            raise Problem(413, f"The body is over {limit} bytes.")
+    return decode_body(data, media_type, params, form=form, files=files,
+        contract=compiled.request_contract)
+
+
+def _user_facts(pool, user_id):
+    User = pool.get('res.user')
+    user = User(user_id)
+    return {'id': user.id, 'login': user.login, 'name': user.name,
+        'language': user.language.code if user.language else None}
+
+
+def _logger(logs, endpoint_id, request_id):
+    def log(message, level='info'):
+        if level not in {'debug', 'info', 'warning', 'error'}:
+            raise ValueError("level is debug, info, warning or error")
+        if len(logs) >= 100:
+            return
+        logs.append((endpoint_id, level, request_id, str(message)[:4000]))
+    return log
+
+
+def _write_logs(pool, logs):
+    # Written apart: a GET runs read-only, and a failed run rolls back
+    # what its log explains.
+    try:
+        with Transaction().start(pool.database_name, 0):
+            Log = pool.get('endpoint.log')
+            now = dt.datetime.now()
+            Log.create([{
+                        'endpoint': e, 'level': lv, 'request_id': r,
+                        'message': m, 'time': now}
+                    for e, lv, r, m in logs])
+    except Exception:
+        logger.exception("Could not write endpoint logs")
+
+
+def _response(result, method):
+    if not isinstance(result, dict):
+        raise TypeError("result must stay a dict")
+    response = result.get('response')
+    if response is not None:
+        if not isinstance(response, SnippetResponse):
+            raise TypeError("result['response'] must be a Response")
+        return _from_snippet_response(response)
+    payload = result.get('payload')
+    status = result.get('status_code', 200 if payload is not None or
+        method in {'GET', 'HEAD'} else 204)
+    headers = result.get('headers') or {}
+    return _from_snippet_response(SnippetResponse(
+            payload if payload is not None else b'', status=status,
+            headers=headers))
+
+
+def _from_snippet_response(response):
+    body = response.body
+    content_type = response.content_type
+    if isinstance(body, (dict, list, tuple)):
+        check_payload(body)
+        body = jsonenc.dumps(body)
+        content_type = content_type or 'application/json'
+    elif isinstance(body, str):
+        body = body.encode('utf-8')
+        content_type = content_type or 'text/plain; charset=utf-8'
+    elif isinstance(body, (bytes, bytearray)):
+        body = bytes(body)
+        content_type = content_type or 'application/octet-stream'
+    else:
+        raise TypeError("The payload must be a dict, list, str or bytes.")
+    if response.status == 204:
+        body = b''
+    answer = Response(body, status=response.status,
+        content_type=content_type if body else None)
+    for name, value in (response.headers or {}).items():
+        answer.headers[name] = value
+    return answer

@@ -1,0 +1,179 @@
+# This file is part of the endpoint module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+from trytond.exceptions import UserError
+from trytond.model.exceptions import AccessError
+from trytond.modules.endpoint.exceptions import (
+    EndpointValidationError, SyncError)
+from trytond.pool import Pool
+from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+from trytond.transaction import Transaction
+
+from .tools import make_user
+
+
+class EndpointTestCase(ModuleTestCase):
+    "Test Endpoint module"
+    module = 'endpoint'
+    extras = ['party']
+
+    def _endpoint(self, **values):
+        Endpoint = Pool().get('endpoint.endpoint')
+        values.setdefault('name', 'Test')
+        values.setdefault('route', '/test')
+        values.setdefault('auth', 'application')
+        return Endpoint.create([values])[0]
+
+    def assertRefused(self, field, **values):
+        with self.assertRaises(EndpointValidationError) as cm:
+            self._endpoint(**values)
+        self.assertIn(field, cm.exception.message)
+        return cm.exception.message
+
+    @with_transaction()
+    def test_route_must_compile(self):
+        "A route that Werkzeug can not compile is refused"
+        self.assertRefused('Route', route='/a/<int:id')
+        self.assertRefused('Route', route='/a/<nope:id>')
+        self.assertRefused('Route', route='no-slash')
+
+    @with_transaction()
+    def test_public_needs_exec_user(self):
+        "A public endpoint without a user to run as is refused"
+        message = self.assertRefused('Run As', auth='public')
+        self.assertIn('public', message.lower())
+
+    @with_transaction()
+    def test_exec_user_not_root(self):
+        "The root user can not run endpoints"
+        self.assertRefused('Run As', auth='public', exec_user=0)
+
+    @with_transaction()
+    def test_content_type_required_for_body(self):
+        "POST, PUT and PATCH need a content type"
+        for method in ['POST', 'PUT', 'PATCH']:
+            with self.subTest(method=method):
+                self.assertRefused('Content Type', method=method,
+                    route=f'/ct-{method}')
+        self._endpoint(method='POST', route='/ct-ok',
+            content_type='application/json')
+
+    @with_transaction()
+    def test_code_compiles_in_sandbox(self):
+        "An import or a dunder in the snippet is refused with its line"
+        message = self.assertRefused('Code', code="x = 1\nimport os\n")
+        self.assertIn('line 2', message)
+        self.assertRefused('Code', code="x = ().__class__\n")
+        self.assertRefused('Code', code="x = (\n")
+
+    @with_transaction()
+    def test_schema_checked(self):
+        "An unparsable or invalid schema is refused at save"
+        self.assertRefused('Request Schema', method='POST',
+            content_type='application/json', request_schema='{"type": ')
+        self.assertRefused('Request Schema', method='POST',
+            content_type='application/json',
+            request_schema='{"type": "nope"}')
+        self.assertRefused('Query Schema', query_schema='type: [1')
+
+    @with_transaction()
+    def test_unique_route_method(self):
+        "Two active endpoints can not share route shape and method"
+        self._endpoint(route='/u/<int:id>')
+        with self.assertRaises(EndpointValidationError):
+            self._endpoint(route='/u/<int:other>')
+        # Another method or an archived copy is fine.
+        self._endpoint(route='/u/<int:id>', method='DELETE')
+        self._endpoint(route='/u/<int:id>', active=False)
+
+    @with_transaction()
+    def test_state_and_sync(self):
+        "A new or edited endpoint is out of sync until synced"
+        endpoint = self._endpoint(route='/state')
+        self.assertEqual(endpoint.state, 'out_of_sync')
+        endpoint.sync([endpoint])
+        self.assertEqual(endpoint.state, 'live')
+        endpoint.code = "result['payload'] = 2"
+        endpoint.save()
+        self.assertEqual(endpoint.state, 'out_of_sync')
+
+    @with_transaction()
+    def test_sync_is_all_or_nothing(self):
+        "A failing definition makes the whole sync fail"
+        pool = Pool()
+        Endpoint = pool.get('endpoint.endpoint')
+        Registry = pool.get('endpoint.registry')
+        good = self._endpoint(route='/good')
+        bad = self._endpoint(route='/bad')
+        # Written behind validation, as an older version might have left it.
+        table = Endpoint.__table__()
+        Transaction().connection.cursor().execute(*table.update(
+                [table.code], ['import os'], where=table.id == bad.id))
+        version = Registry.current()
+        with self.assertRaises(SyncError):
+            Endpoint.sync([good, bad])
+        self.assertEqual(Registry.current(), version)
+        self.assertEqual(Endpoint(good.id).state, 'out_of_sync')
+
+    @with_transaction()
+    def test_sync_bumps_version(self):
+        "Sync and delete change the registry version"
+        pool = Pool()
+        Endpoint = pool.get('endpoint.endpoint')
+        Registry = pool.get('endpoint.registry')
+        endpoint = self._endpoint(route='/bump')
+        version = Registry.current()
+        Endpoint.sync([endpoint])
+        self.assertEqual(Registry.current(), version + 1)
+        Endpoint.delete([endpoint])
+        self.assertEqual(Registry.current(), version + 2)
+
+    @with_transaction()
+    def test_sync_registry_wizard(self):
+        "The Sync Registry action publishes archived records too"
+        pool = Pool()
+        Endpoint = pool.get('endpoint.endpoint')
+        SyncRegistry = pool.get('endpoint.sync_registry', type='wizard')
+        endpoint = self._endpoint(route='/wizard')
+        Endpoint.sync([endpoint])
+        endpoint.active = False
+        endpoint.save()
+        session_id, _, _ = SyncRegistry.create()
+        SyncRegistry.execute(session_id, {}, 'sync')
+        published = {d.id: d for d in Endpoint.published_definitions()}
+        self.assertFalse(published[endpoint.id].active)
+
+    @with_transaction()
+    def test_code_hidden_without_group(self):
+        "Only endpoint administrators read the code"
+        pool = Pool()
+        Endpoint = pool.get('endpoint.endpoint')
+        endpoint = self._endpoint(route='/hidden')
+        user = make_user('reader')
+        with Transaction().set_user(user.id), \
+                Transaction().set_context(_check_access=True):
+            with self.assertRaises(AccessError):
+                Endpoint.read([endpoint.id], ['code'])
+            Endpoint.read([endpoint.id], ['name'])
+            with self.assertRaises(AccessError):
+                Endpoint.create([{'name': 'x', 'route': '/x',
+                            'auth': 'application'}])
+
+    @with_transaction()
+    def test_copy_is_inactive_and_unpublished(self):
+        "A copy starts archived and out of sync"
+        Endpoint = Pool().get('endpoint.endpoint')
+        endpoint = self._endpoint(route='/copied')
+        Endpoint.sync([endpoint])
+        copy, = Endpoint.copy([endpoint])
+        self.assertFalse(copy.active)
+        self.assertIsNone(copy.published)
+
+    @with_transaction()
+    def test_errors_are_user_errors(self):
+        "Validation errors reach the client as user errors"
+        with self.assertRaises(UserError):
+            self._endpoint(route='bad')
+
+
+del ModuleTestCase

@@ -1,0 +1,81 @@
+"""Everything compiled for one definition, and the checks done at save."""
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .content import parse_content_type
+from .contracts import SchemaError, compile_query_schema, compile_request_schema
+from .definition import AUTH_MODES, BODY_METHODS, CONTENT_TYPES, METHODS
+from .routing import check_route
+from .sandbox import SnippetError, compile_snippet
+
+
+@dataclass(frozen=True)
+class Compiled:
+    code: object
+    request_contract: object
+    query_contract: object
+    media_type: str | None
+
+
+@lru_cache(maxsize=4096)
+def _compile_code(source, filename):
+    # Many endpoints share a snippet (seed REST, copies): compile each text
+    # once per process.
+    return compile_snippet(source, filename)
+
+
+def compile_definition(definition):
+    "Compile a definition; raises SnippetError or SchemaError"
+    media_type = None
+    if definition.content_type:
+        media_type, _ = parse_content_type(definition.content_type)
+    return Compiled(
+        code=_compile_code(
+            definition.code or '', f'<endpoint {definition.id}>'),
+        request_contract=compile_request_schema(
+            definition.request_schema, definition.content_type),
+        query_contract=compile_query_schema(definition.query_schema),
+        media_type=media_type)
+
+
+def check_definition(definition, root_user=0):
+    """Return ``[(field, message)]`` of what prevents serving it."""
+    errors = []
+    if definition.method not in METHODS:
+        errors.append(('method', f"Unknown method {definition.method!r}."))
+    message = check_route(definition.route)
+    if message:
+        errors.append(('route', message))
+    if definition.auth not in AUTH_MODES:
+        errors.append(('auth', f"Unknown auth mode {definition.auth!r}."))
+    if definition.auth == 'public' and not definition.exec_user:
+        errors.append(('exec_user',
+                "A public endpoint needs a user to run as."))
+    if definition.exec_user == root_user:
+        errors.append(('exec_user',
+                "The root user can not run endpoints; choose a user with "
+                "the access rights the code needs."))
+    if definition.method in BODY_METHODS and not definition.content_type:
+        errors.append(('content_type',
+                f"{definition.method} endpoints need a content type."))
+    if (definition.content_type
+            and definition.content_type not in CONTENT_TYPES):
+        errors.append(('content_type',
+                f"Unknown content type {definition.content_type!r}."))
+    try:
+        _compile_code(definition.code or '', f'<endpoint {definition.id}>')
+    except SnippetError as exception:
+        line = f" (line {exception.lineno})" if exception.lineno else ''
+        errors.append(('code', f"{exception.message}{line}"))
+    for field, compile_ in [
+            ('request_schema', lambda d: compile_request_schema(
+                    d.request_schema, d.content_type)),
+            ('query_schema', lambda d: compile_query_schema(
+                    d.query_schema)),
+            ]:
+        try:
+            compile_(definition)
+        except SchemaError as exception:
+            line = f" (line {exception.line})" if exception.line else ''
+            errors.append((field, f"{exception.message}{line}"))
+    return errors

@@ -1,0 +1,146 @@
+"""Published definitions turned into a Werkzeug map and matched.
+
+A :class:`LiveMap` is built once per registry version per process and
+then only read, so it is shared by every thread of the worker.
+"""
+import base64
+import re
+import threading
+from collections import OrderedDict
+
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import BaseConverter, Map, RequestRedirect, Rule
+
+from .problem import Problem
+
+
+class Base64Converter(BaseConverter):
+    "URL-safe base64 text, padding optional: Tryton's own converter"
+
+    def to_python(self, value):
+        if missing_padding := len(value) % 4:
+            value += '=' * (4 - missing_padding)
+        try:
+            return base64.urlsafe_b64decode(value).decode('utf-8')
+        except ValueError:
+            raise Problem(400, "Path segment is not valid base64.")
+
+    def to_url(self, value):
+        return (base64.urlsafe_b64encode(value.encode('utf-8'))
+            .decode('ascii').rstrip('='))
+
+
+CONVERTERS = {'base64': Base64Converter}
+_VARIABLE = re.compile(r'<(?:([a-zA-Z_][a-zA-Z0-9_]*)(\([^>]*\))?:)?[^>]+>')
+
+
+def new_map(rules=()):
+    # No redirects: an API answers the path it is given, 404 otherwise.
+    return Map(list(rules), converters=CONVERTERS, strict_slashes=False,
+        merge_slashes=False)
+
+
+def check_route(route):
+    """Return an error message for a route that cannot be served, or None."""
+    if not route or not route.startswith('/'):
+        return "The route must start with '/'."
+    try:
+        new_map([Rule(route, endpoint=0)]).bind('localhost').match(
+            '/', method='GET')
+    except (NotFound, MethodNotAllowed, RequestRedirect):
+        pass
+    except Exception as exception:
+        return str(exception)
+    return None
+
+
+def route_shape(route):
+    "The route without its variable names: two routes with one shape clash"
+    return _VARIABLE.sub(
+        lambda m: '<%s%s>' % (m.group(1) or 'default', m.group(2) or ''),
+        route)
+
+
+class Entry:
+    "One served endpoint with what was compiled for it"
+    __slots__ = ('definition', 'compiled', '_lock')
+
+    def __init__(self, definition):
+        self.definition = definition
+        self.compiled = None
+        self._lock = threading.Lock()
+
+    def get_compiled(self, compile_):
+        # Compiled on first use so a sync of thousands of endpoints stays
+        # cheap; then kept for as long as this map is live.
+        if self.compiled is None:
+            with self._lock:
+                if self.compiled is None:
+                    self.compiled = compile_(self.definition)
+        return self.compiled
+
+
+class LiveMap:
+    "The routes of one registry version"
+
+    def __init__(self, version, definitions):
+        self.version = version
+        self.definitions = [d for d in definitions if d.active]
+        self.entries = {}
+        rules = []
+        for definition in self.definitions:
+            self.entries[definition.id] = Entry(definition)
+            rules.append(Rule(definition.route, endpoint=definition.id,
+                    methods=[definition.method]))
+        self.map = new_map(rules)
+        self._adapter = self.map.bind('localhost')
+        self.cache = {}  # derived documents (OpenAPI…) of this version
+
+    def match(self, path, method):
+        """Return ``(entry, path_params)`` or raise :class:`Problem`.
+
+        ``OPTIONS`` is answered by :meth:`allowed_methods`, HEAD matches
+        the GET record.
+        """
+        try:
+            id_, params = self._adapter.match(path, method=method)
+        except MethodNotAllowed as exception:
+            allowed = sorted(set(exception.valid_methods or ()) | {'OPTIONS'})
+            raise Problem(405,
+                f"Method {method} is not allowed here.",
+                headers={'Allow': ', '.join(allowed)})
+        except (NotFound, RequestRedirect):
+            raise Problem(404, f"No endpoint at {path}.")
+        return self.entries[id_], params
+
+    def allowed_methods(self, path):
+        methods = set(self._adapter.allowed_methods(path))
+        if not methods:
+            raise Problem(404, f"No endpoint at {path}.")
+        return sorted(methods | {'OPTIONS'})
+
+
+class MapCache:
+    "Built maps of one process, by database and registry version"
+
+    def __init__(self, size=4):
+        self.size = size
+        self._maps = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, database, version, load):
+        key = (database, version)
+        live = self._maps.get(key)
+        if live is None:
+            with self._lock:
+                live = self._maps.get(key)
+                if live is None:
+                    live = LiveMap(version, load())
+                    self._maps[key] = live
+                    while len(self._maps) > self.size:
+                        self._maps.popitem(last=False)
+        return live
+
+    def clear(self):
+        with self._lock:
+            self._maps.clear()

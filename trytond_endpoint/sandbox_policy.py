@@ -1,0 +1,274 @@
+"""Compile-time half of the snippet sandbox.
+
+RestrictedPython's transformer already routes attribute, item and iteration
+access through guard functions and refuses names starting with ``_``. This
+policy narrows it further and rewrites the tree so that the runtime half
+(:mod:`trytond_endpoint.sandbox_guards`) can bound time and size:
+
+* ``*``, ``**``, ``<<``, ``+`` and ``%`` become calls to size-checking guards
+  (they are the C-level operations that turn a small input into a huge
+  output, and constant folding would otherwise run them at compile time);
+* every loop iteration, function entry, lambda call, comprehension step,
+  ``except`` and ``finally`` block calls ``_tick_()``, the per-run deadline
+  check, so a runaway snippet stops without signals or threads;
+* format specs of f-strings go through ``_format_`` (widths like
+  ``{x:>999999999}`` allocate in C).
+"""
+import ast
+import re
+
+from RestrictedPython import compile_restricted_exec
+from RestrictedPython.transformer import (
+    INSPECT_ATTRIBUTES, RestrictingNodeTransformer)
+
+MAX_SOURCE = 200_000
+
+# Builtins that give introspection, I/O or code execution. None of them is
+# in the snippet's builtins anyway; refusing them at compile time gives the
+# author a clear message with a line number instead of a NameError.
+FORBIDDEN_NAMES = frozenset({
+    '__import__', 'breakpoint', 'builtins', 'callable', 'classmethod',
+    'compile', 'copyright', 'credits', 'delattr', 'dir', 'eval', 'exec',
+    'exit', 'file', 'getattr', 'globals', 'hasattr', 'help', 'id', 'input',
+    'iter', 'license', 'locals', 'memoryview', 'object', 'open', 'print',
+    'printed', 'property', 'quit', 'reload', 'setattr', 'staticmethod',
+    'super', 'type', 'vars', 'bytearray', 'aiter', 'anext',
+    })
+
+# Attributes that lead to frames, code, globals or the class hierarchy.
+# The runtime guard refuses them too; refusing them here reports the line.
+FORBIDDEN_ATTRIBUTES = frozenset(INSPECT_ATTRIBUTES | {
+    'f_back', 'f_builtins', 'f_code', 'f_globals', 'f_locals', 'f_trace',
+    'f_generator', 'tb_frame', 'tb_next', 'gi_frame', 'gi_code',
+    'gi_yieldfrom', 'cr_frame', 'cr_code', 'cr_await', 'cr_origin',
+    'ag_frame', 'ag_code', 'ag_await', 'func_globals', 'func_code',
+    'func_closure', 'im_func', 'im_self', 'im_class', 'mro', 'subclasses',
+    'with_traceback', 'mappingproxy',
+    })
+FORBIDDEN_ATTRIBUTE_PREFIXES = ('co_',)
+
+# The runtime guards and the budget check live under these names; a snippet
+# must never bind them (RestrictedPython refuses every name starting with
+# "_", this keeps the rule explicit for the guards we add ourselves).
+GUARD_NAMES = frozenset({
+    '_getattr_', '_getitem_', '_write_', '_getiter_', '_apply_',
+    '_iter_unpack_sequence_', '_unpack_sequence_', '_inplacevar_',
+    '_print_', '_tick_', '_mult_', '_pow_', '_lshift_', '_add_', '_mod_',
+    '_format_', '__builtins__', '__metaclass__',
+    })
+
+_BINOP_GUARDS = {
+    ast.Mult: '_mult_',
+    ast.Pow: '_pow_',
+    ast.LShift: '_lshift_',
+    ast.Add: '_add_',
+    ast.Mod: '_mod_',
+    }
+_LINE = re.compile(r'^Line (\d+|None): ')
+
+
+class SnippetError(Exception):
+    """A snippet refused by the sandbox, at compile time or at run time.
+
+    ``lineno`` is the (1-based) line of the first problem when known,
+    ``message`` the text for the author, ``errors`` every problem found as
+    ``(lineno, message)`` pairs.
+    """
+
+    def __init__(self, message, lineno=None, errors=None):
+        self.message = message
+        self.lineno = lineno
+        self.errors = errors or [(lineno, message)]
+        super().__init__(
+            f'Line {lineno}: {message}' if lineno else message)
+
+
+def _call(name, *args):
+    return ast.Call(
+        func=ast.Name(name, ast.Load()), args=list(args), keywords=[])
+
+
+def _tick(node):
+    call = _call('_tick_')
+    ast.copy_location(call, node)
+    return call
+
+
+def _tick_stmt(node):
+    stmt = ast.Expr(_tick(node))
+    ast.copy_location(stmt, node)
+    return stmt
+
+
+class SnippetPolicy(RestrictingNodeTransformer):
+    "RestrictedPython policy for endpoint snippets."
+
+    def refuse(self, node, message):
+        self.error(node, message)
+        return node
+
+    # Names and attributes
+
+    def check_name(self, node, name, allow_magic_methods=False):
+        # Never allow magic method names: classes are refused anyway.
+        super().check_name(node, name, allow_magic_methods=False)
+        if name in FORBIDDEN_NAMES:
+            self.error(node, f'"{name}" is not available in snippets.')
+
+    def visit_Name(self, node):
+        # Checked before the base class turns `print` into its collector.
+        if node.id in FORBIDDEN_NAMES:
+            self.error(node, f'"{node.id}" is not available in snippets.')
+            return node
+        return super().visit_Name(node)
+
+    def check_function_argument_names(self, node):
+        # Checks every argument kind, positional-only ones included: a
+        # parameter named like a guard would shadow it in the body.
+        args = node.args
+        for arg in (args.posonlyargs + args.args + args.kwonlyargs
+                + [a for a in (args.vararg, args.kwarg) if a]):
+            self.check_name(node, arg.arg)
+
+    def visit_Attribute(self, node):
+        if (node.attr in FORBIDDEN_ATTRIBUTES
+                or node.attr.startswith(FORBIDDEN_ATTRIBUTE_PREFIXES)):
+            self.error(node, f'Attribute "{node.attr}" is not allowed.')
+        return super().visit_Attribute(node)
+
+    def visit_keyword(self, node):
+        if node.arg is not None and node.arg.startswith('_'):
+            self.error(node, f'Keyword "{node.arg}" is not allowed.')
+        return super().visit_keyword(node)
+
+    # Refused statements
+
+    def visit_Import(self, node):
+        return self.refuse(
+            node, 'import is not allowed: use the names provided.')
+
+    visit_ImportFrom = visit_Import
+
+    def visit_ClassDef(self, node):
+        return self.refuse(node, 'Class definitions are not allowed.')
+
+    def visit_Global(self, node):
+        return self.refuse(node, 'global statements are not allowed.')
+
+    def visit_Nonlocal(self, node):
+        return self.refuse(node, 'nonlocal statements are not allowed.')
+
+    def visit_Yield(self, node):
+        return self.refuse(
+            node, 'yield is not allowed: build and return a list.')
+
+    visit_YieldFrom = visit_Yield
+
+    def visit_TryStar(self, node):
+        return self.refuse(node, 'except* is not allowed.')
+
+    def visit_AugAssign(self, node):
+        if isinstance(node.op, ast.MatMult):
+            return self.refuse(node, 'The @= operator is not allowed.')
+        return super().visit_AugAssign(node)
+
+    # Size guards
+
+    def visit_BinOp(self, node):
+        node = super().visit_BinOp(node)
+        guard = _BINOP_GUARDS.get(type(node.op))
+        if guard is None:
+            return node
+        call = _call(guard, node.left, node.right)
+        ast.copy_location(call, node)
+        return call
+
+    def visit_FormattedValue(self, node):
+        node = super().visit_FormattedValue(node)
+        if node.format_spec is None:
+            return node
+        value = _call(
+            '_format_', node.value, ast.Constant(node.conversion),
+            node.format_spec)
+        ast.copy_location(value, node)
+        return ast.copy_location(
+            ast.FormattedValue(value=value, conversion=-1, format_spec=None),
+            node)
+
+    # Budget checks
+
+    def visit_For(self, node):
+        node = super().visit_For(node)
+        node.body.insert(0, _tick_stmt(node))
+        return node
+
+    def visit_While(self, node):
+        node = super().visit_While(node)
+        node.body.insert(0, _tick_stmt(node))
+        return node
+
+    def visit_FunctionDef(self, node):
+        node = super().visit_FunctionDef(node)
+        node.body.insert(0, _tick_stmt(node))
+        return node
+
+    def visit_Lambda(self, node):
+        node = super().visit_Lambda(node)
+        # `_tick_()` returns None, so `None or body` is the body.
+        node.body = ast.copy_location(
+            ast.BoolOp(op=ast.Or(), values=[_tick(node), node.body]), node)
+        return node
+
+    def visit_comprehension(self, node):
+        node = super().visit_comprehension(node)
+        node.ifs.insert(0, ast.copy_location(
+            ast.UnaryOp(op=ast.Not(), operand=_tick(node.iter)), node.iter))
+        return node
+
+    def visit_ExceptHandler(self, node):
+        # A snippet catching the budget overrun gets it raised again as
+        # soon as its handler starts.
+        node = super().visit_ExceptHandler(node)
+        node.body.insert(0, _tick_stmt(node))
+        return node
+
+    def visit_Try(self, node):
+        node = super().visit_Try(node)
+        if node.finalbody:
+            node.finalbody.insert(0, _tick_stmt(node.finalbody[0]))
+        return node
+
+
+def compile_snippet(source, filename='<snippet>'):
+    """Compile a snippet for :func:`run_snippet`, or raise SnippetError.
+
+    The result is a code object: compile once, run many times.
+    """
+    if not isinstance(source, str):
+        raise SnippetError('The snippet must be text.')
+    if len(source) > MAX_SOURCE:
+        raise SnippetError(
+            f'The snippet is longer than {MAX_SOURCE} characters.')
+    try:
+        # Parsing normalises identifiers (NFKC), so fullwidth or ligature
+        # spellings reach the policy as the plain names they stand for.
+        tree = ast.parse(source, filename, 'exec')
+    except SyntaxError as exc:
+        raise SnippetError(exc.msg, exc.lineno) from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise SnippetError(f'The snippet cannot be parsed: {exc}') from None
+    try:
+        result = compile_restricted_exec(
+            tree, filename=filename, policy=SnippetPolicy)
+    except (RecursionError, MemoryError):
+        raise SnippetError('The snippet is nested too deeply.') from None
+    if result.errors:
+        errors = []
+        for text in result.errors:
+            match = _LINE.match(text)
+            lineno = match and match.group(1)
+            lineno = int(lineno) if lineno and lineno.isdigit() else None
+            errors.append((lineno, text[match.end():] if match else text))
+        lineno, message = errors[0]
+        raise SnippetError(message, lineno, errors)
+    return result.code
