@@ -82,7 +82,7 @@ class Endpoint(DeactivableMixin, ModelSQL, ModelView):
     state = fields.Function(fields.Selection([
                 ('live', "Live"),
                 ('out_of_sync', "Out of Sync"),
-                ], "State"), 'get_state')
+                ], "State"), 'get_state', searcher='search_state')
     logs = fields.One2Many('endpoint.log', 'endpoint', "Logs", readonly=True)
     code_help = fields.Function(fields.Text("Code Help"), 'get_code_help')
 
@@ -90,7 +90,7 @@ class Endpoint(DeactivableMixin, ModelSQL, ModelView):
     def __setup__(cls):
         super().__setup__()
         cls._order = [('group', 'ASC NULLS FIRST'), ('route', 'ASC'),
-            ('method', 'ASC')]
+            ('method', 'ASC'), ('id', 'ASC')]
         cls._buttons.update({
                 'sync': {
                     'invisible': Eval('state') == 'live',
@@ -118,6 +118,18 @@ class Endpoint(DeactivableMixin, ModelSQL, ModelView):
         if self.published == self.definition_json():
             return 'live'
         return 'out_of_sync'
+
+    @classmethod
+    def search_state(cls, name, clause):
+        # Comparing two definitions is not SQL; endpoints are few.
+        _, operator, value = clause[:3]
+        values = value if isinstance(value, (list, tuple)) else [value]
+        with Transaction().set_context(active_test=False):
+            records = cls.search([])
+        ids = [r.id for r in records if r.state in values]
+        if operator in {'!=', 'not in'}:
+            return [('id', 'not in', ids)]
+        return [('id', 'in', ids)]
 
     @classmethod
     def get_code_help(cls, records, name):
@@ -226,7 +238,7 @@ class Endpoint(DeactivableMixin, ModelSQL, ModelView):
         """Check every definition, then publish them all or none."""
         pool = Pool()
         Registry = pool.get('endpoint.registry')
-        records = cls.browse(records)
+        records = cls.browse([r.id for r in records])
         errors = []
         for record in records:
             for field, message in check_definition(record.get_definition()):
@@ -234,18 +246,42 @@ class Endpoint(DeactivableMixin, ModelSQL, ModelView):
                         endpoint=record.rec_name,
                         field=cls.__names__(field)['field'],
                         message=message))
+        errors.extend(cls._check_published_clashes(records))
         if errors:
             raise SyncError(gettext('endpoint.msg_sync_failed',
                     errors='\n'.join(errors)))
+        transaction = Transaction()
         table = cls.__table__()
-        cursor = Transaction().connection.cursor()
+        cursor = transaction.connection.cursor()
+        # Plain SQL: publishing is not an edit of the definition, and a
+        # sync of thousands of endpoints must stay fast.
         for record in records:
             published = record.definition_json()
             if record.published != published:
                 cursor.execute(*table.update(
                         [table.published], [published],
                         where=table.id == record.id))
+        for cache in transaction.cache.values():
+            cache.pop(cls.__name__, None)
         Registry.bump()
+
+    @classmethod
+    def _check_published_clashes(cls, records):
+        "Routes that the published set would serve twice"
+        served = {d.id: d for d in cls.published_definitions()}
+        for record in records:
+            served[record.id] = record.get_definition()
+        seen = {}
+        for definition in sorted(served.values(), key=lambda d: d.id):
+            if not definition.active:
+                continue
+            key = (route_shape(definition.route), definition.method)
+            if key in seen:
+                yield gettext('endpoint.msg_route_method_unique',
+                    endpoint=definition.name, other=seen[key].name,
+                    route=definition.route, method=definition.method)
+            else:
+                seen[key] = definition
 
     @classmethod
     def published_definitions(cls):

@@ -2,7 +2,7 @@
 # level of this repository contains the full copyright notices and license
 # terms.
 """The one Tryton route that serves every endpoint of a database."""
-from trytond.config import config
+from trytond import config
 from trytond.protocols.wrappers import (
     exceptions, set_max_request_size, with_pool)
 from trytond.wsgi import app

@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from trytond import backend
-from trytond.config import config
+from trytond import config
 from trytond.exceptions import (
     LoginException, RateLimitException, UserError, UserWarning)
 from trytond.model.exceptions import AccessError
@@ -28,9 +28,9 @@ from trytond_endpoint.definition import BODY_METHODS
 from trytond_endpoint.problem import Problem
 from trytond_endpoint.routing import MapCache
 from trytond_endpoint.sandbox import (
-    BudgetExceeded, RequestView, check_payload, exceptions as snippet_errors,
-    run_snippet)
+    BudgetExceeded, RequestView, check_payload, run_snippet)
 from trytond_endpoint.sandbox import Response as SnippetResponse
+from trytond_endpoint.sandbox_namespaces import UserError as SnippetError
 
 from .snippet_pool import PoolProxy
 
@@ -128,8 +128,9 @@ def _login(request):
 def _error_response(exception, request, request_id):
     if isinstance(exception, Problem):
         return exception.response()
-    if isinstance(exception, snippet_errors.Base):
-        return Problem(exception.status, str(exception)).response()
+    if isinstance(exception, SnippetError):
+        return Problem(exception.status, exception.message,
+            errors=exception.errors).response()
     if isinstance(exception, AccessError):
         return Problem(403, exception.message).response()
     if isinstance(exception, (UserError, UserWarning)):

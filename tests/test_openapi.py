@@ -10,8 +10,7 @@ import yaml
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
 from trytond_endpoint.definition import Definition
-from trytond_endpoint.openapi import (
-    build_openapi, docs_page, openapi_yaml, static_file)
+from trytond_endpoint.openapi import build_openapi, docs_page, openapi_yaml, static_file
 
 XSD = """<?xml version="1.0"?>
 <xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">
@@ -46,8 +45,10 @@ QUERY = json.dumps({
                 'description': 'How many.'},
             'active': {'type': 'boolean'},
             'tag': {'type': 'array', 'items': {'type': 'string'}},
+            'sort': {'$ref': '#/$defs/Sort'},
             },
         'required': ['limit'],
+        '$defs': {'Sort': {'enum': ['name', 'date']}},
         })
 RESPONSE = '{"type": "array", "items": {"type": "string"}}'
 
@@ -212,6 +213,11 @@ def test_query_parameters(doc):
     assert query['tag']['style'] == 'form'
     assert query['tag']['explode'] is True
     assert query['tag']['schema']['type'] == 'array'
+    # local definitions are moved where a reference in the document finds them
+    assert query['sort']['schema'] == {
+        '$ref': '#/components/schemas/ListPartners2QuerySort'}
+    assert doc['components']['schemas']['ListPartners2QuerySort'] == {
+        'enum': ['name', 'date']}
 
 
 def test_json_body(doc):
@@ -368,7 +374,8 @@ def test_seed_routes(doc):
     assert params(read, 'path')['id']['schema']['type'] == 'integer'
     assert '204' in paths['/rest/model/{name}/{id}']['delete']['responses']
     report = paths['/rest/report/{name}/{id}']['get']
-    assert '*/*' in report['responses']['200']['content']
+    assert 'application/octet-stream' in report['responses']['200'][
+        'content']
     assert 'Range' not in refs(report)
     for item in paths.values():
         for op in item.values():

@@ -197,18 +197,18 @@ class RouteTestCase(EndpointRouteTestCase):
 
     def test_runs_as_exec_user(self):
         "A public endpoint runs as its exec user"
-        self.public('/whoami', "result['payload'] = user['login']")
+        self.public('/whoami', "result['payload'] = [user['login']]")
         response = self.client().get(self.url('/whoami'))
-        self.assertEqual(json.loads(response.data), 'web')
+        self.assertEqual(json.loads(response.data), ['web'])
 
     def test_basic_auth(self):
         "user auth: Basic with a Tryton login, 401 otherwise"
         define(route='/me', auth='user',
-            code="result['payload'] = user['login']")
+            code="result['payload'] = [user['login']]")
         response = self.client().get(self.url('/me'),
             headers=basic('alice'))
         self.assertEqual(response.status_code, 200, response.data)
-        self.assertEqual(json.loads(response.data), 'alice')
+        self.assertEqual(json.loads(response.data), ['alice'])
         for headers in [{}, basic('alice', 'wrong'), basic('nobody'),
                 bearer(self.alice_key)]:
             with self.subTest(headers=headers):
@@ -220,12 +220,12 @@ class RouteTestCase(EndpointRouteTestCase):
     def test_application_auth(self):
         "application auth: a validated endpoint key, 401 otherwise"
         define(route='/key', auth='application',
-            code="result['payload'] = user['login']")
+            code="result['payload'] = [user['login']]")
         for scheme in ['Bearer', 'bearer']:
             response = self.client().get(self.url('/key'),
                 headers={'Authorization': f'{scheme} {self.alice_key}'})
             self.assertEqual(response.status_code, 200, response.data)
-            self.assertEqual(json.loads(response.data), 'alice')
+            self.assertEqual(json.loads(response.data), ['alice'])
         for headers in [{}, bearer('wrong'), bearer(self.rest_key),
                 basic('alice')]:
             with self.subTest(headers=headers):

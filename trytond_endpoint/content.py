@@ -39,7 +39,7 @@ def _canonical(mimetype):
     mimetype = _ALIASES.get(mimetype, mimetype)
     # Structured syntax suffixes (RFC 6839): application/merge-patch+json
     # is JSON to any JSON consumer.
-    type_, _, subtype = mimetype.partition('/')
+    _, _, subtype = mimetype.partition('/')
     if '+' in subtype:
         suffix = subtype.rsplit('+', 1)[1]
         if suffix in ('json', 'xml'):

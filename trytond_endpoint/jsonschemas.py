@@ -11,13 +11,18 @@ import json
 import re
 
 import yaml
-from jsonschema import Draft202012Validator, FormatChecker, ValidationError
+from jsonschema import (
+    Draft202012Validator,
+    FormatChecker,
+    ValidationError,
+    validators,
+)
 from jsonschema import exceptions as js_exceptions
-from jsonschema import validators
 from jsonschema_specifications import REGISTRY as SPECIFICATIONS
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
+from .jsonfast import compile_check
 from .problem import Problem
 
 MAX_ERRORS = 100
@@ -28,6 +33,7 @@ _NUMBER = re.compile(r'[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?')
 # Keywords whose values are data, not subschemas: a "$ref" key there is
 # no reference.
 _DATA_KEYWORDS = frozenset({'enum', 'const', 'default', 'examples'})
+_LOOKS_JSON = re.compile(r'\{\s*["}]|\[')
 
 
 class SchemaError(ValueError):
@@ -85,17 +91,15 @@ def load_schema_text(text):
             'bodies; JSON and form bodies take a JSON Schema',
             line=1)
     try:
-        if stripped[:1] in ('{', '['):
+        # A quoted first key or bracket means JSON: its mistakes are
+        # reported as JSON ones, not read as some other YAML.
+        if _LOOKS_JSON.match(stripped):
             try:
                 data = json.loads(text, parse_constant=_refuse_constant)
             except json.JSONDecodeError as exc:
-                # A YAML flow mapping starts with "{" too.
-                try:
-                    data = _load_yaml(text)
-                except SchemaError:
-                    raise SchemaError(
-                        f'malformed JSON: {exc.msg} (column {exc.colno})',
-                        line=exc.lineno)
+                raise SchemaError(
+                    f'malformed JSON: {exc.msg} (column {exc.colno})',
+                    line=exc.lineno)
         else:
             data = _load_yaml(text)
     except RecursionError:
@@ -153,7 +157,9 @@ def line_of(text, path):
             else:
                 return line
         return line
-    except Exception:
+    except (yaml.YAMLError, IndexError, TypeError, RecursionError):
+        # JSON that PyYAML cannot read (tabs): no line rather than none
+        # of the message.
         return None
 
 
@@ -209,7 +215,7 @@ def _format_checker():
                     r'\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?'
                     r'([Zz]|[+-]\d\d:\d\d)', value):
                 return False
-            datetime.datetime.fromisoformat(value.upper().replace('Z', '+00:00'))
+            datetime.datetime.fromisoformat(value.upper())
             return True
     return checker
 
@@ -323,8 +329,10 @@ def _fill_defaults(instance, schema, root, seen):
         for name, sub in properties.items():
             if not isinstance(sub, dict):
                 continue
-            if name not in instance and 'default' in sub:
-                instance[name] = copy.deepcopy(sub['default'])
+            if name not in instance:
+                default = _default_of(sub, root)
+                if default is not _NO_DEFAULT:
+                    instance[name] = copy.deepcopy(default)
             if name in instance:
                 _fill_defaults(instance[name], sub, root, set())
     elif isinstance(instance, list):
@@ -333,6 +341,23 @@ def _fill_defaults(instance, schema, root, seen):
         for i, item in enumerate(instance):
             sub = prefix[i] if i < len(prefix) else items
             _fill_defaults(item, sub, root, set())
+
+
+_NO_DEFAULT = object()
+
+
+def _default_of(schema, root):
+    # Through a chain of $ref, bounded in case the chain loops.
+    for _ in range(16):
+        if not isinstance(schema, dict):
+            break
+        if 'default' in schema:
+            return schema['default']
+        ref = schema.get('$ref')
+        if not isinstance(ref, str):
+            break
+        schema = _resolve_local(root, ref)
+    return _NO_DEFAULT
 
 
 def _mentions(value, key):
@@ -408,7 +433,7 @@ def coerce_multidict(values, plan):
     """Coerce a MultiDict of strings (query or form) per ``plan``: return
     the dict and the [(name, message)] that could not be coerced."""
     result, errors = {}, []
-    for name in values.keys():
+    for name in values:
         raw = values.getlist(name)
         types, item_types = plan.get(name, ((), None))
         if 'array' in types:
@@ -455,6 +480,7 @@ class JsonSchemaContract:
         # never make the server fetch a URL.
         self.validator = _Validator(
             schema, format_checker=FORMAT_CHECKER, registry=SPECIFICATIONS)
+        self.fast_check = compile_check(schema, FORMAT_CHECKER)
         self.has_defaults = _mentions(schema, 'default')
         self.plan = coercion_plan(schema)
 
@@ -465,6 +491,13 @@ class JsonSchemaContract:
 
     def errors(self, instance):
         """[(path tuple, message)] of every violation (capped)."""
+        if self.fast_check is not None:
+            try:
+                if self.fast_check(instance):
+                    return []
+            except (TypeError, ValueError, RecursionError):
+                # jsonschema decides.
+                pass
         found, seen = [], set()
         for error in self.validator.iter_errors(instance):
             item = (tuple(error.absolute_path), detail_of(error))

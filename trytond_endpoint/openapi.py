@@ -16,10 +16,9 @@ from string import Template
 from urllib.parse import unquote
 
 import yaml
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Rule
 from werkzeug.routing.converters import (
     AnyConverter,
-    BaseConverter,
     IntegerConverter,
     NumberConverter,
     PathConverter,
@@ -28,6 +27,7 @@ from werkzeug.routing.converters import (
 
 from .definition import BODY_METHODS, METHODS
 from .problem import PROBLEM_CONTENT_TYPE
+from .routing import Base64Converter, new_map
 
 OPENAPI_VERSION = '3.1.0'
 STATIC = Path(__file__).parent / 'static'
@@ -42,13 +42,6 @@ ASSETS = {
     'swagger-ui-bundle.js.LICENSE.txt': 'text/plain',
     }
 
-
-class Base64Converter(BaseConverter):
-    "Stand-in for the served map's ``base64``: only its name matters here."
-    regex = r'[A-Za-z0-9_\-]+={0,2}'
-
-
-CONVERTERS = {'base64': Base64Converter}
 
 SECURITY = {
     'public': [],
@@ -187,7 +180,8 @@ def route_template(route):
     """
     try:
         rule = Rule(route, endpoint='documented')
-        Map([rule], converters=CONVERTERS)
+        # The served map's options and converters: documented as served.
+        new_map([rule])
     except (ValueError, LookupError, TypeError):
         return None
     # The parsed parts are only kept privately by the compiled rule; they
@@ -283,7 +277,7 @@ def _shape(template):
 def _operation(definition, variables, schemas, seed):
     op_id = operation_id(definition)
     base = ''.join(p.capitalize() for p in op_id.split('_'))
-    operation = {'operationId': op_id, 'summary': definition.name}
+    operation = {'operationId': op_id, 'summary': definition.name or op_id}
     if definition.description:
         operation['description'] = definition.description
     if definition.group:
@@ -605,11 +599,15 @@ def _seed_responses(kind, schema):
         return {'204': no_content}
     if kind == 'report':
         return {'200': {
-                'description': 'The report file, in its own format.',
+                # Served with the file's own type (PDF, ODT…); generators
+                # turn octet-stream into bytes, which fits every one.
+                'description': (
+                    'The report file, with its own Content-Type.'),
                 'headers': dict(language, **{
                         'Content-Disposition': _header(
                             'ContentDisposition')}),
-                'content': {'*/*': {'schema': {}}},
+                'content': {'application/octet-stream': {'schema': {
+                            'type': 'string', 'format': 'binary'}}},
                 }}
     return {'200': _json('What the method returns.', schema or {}, language),
         '204': no_content}

@@ -7,6 +7,7 @@ run's own globals, so concurrent runs in threads do not interfere.
 """
 import datetime as _datetime
 import decimal
+import functools
 import operator
 import re
 import string
@@ -15,10 +16,15 @@ import unicodedata
 from time import monotonic
 
 from RestrictedPython.Guards import (
-    guarded_iter_unpack_sequence, guarded_unpack_sequence)
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+)
 
 from .sandbox_policy import (
-    FORBIDDEN_ATTRIBUTE_PREFIXES, FORBIDDEN_ATTRIBUTES, SnippetError)
+    FORBIDDEN_ATTRIBUTE_PREFIXES,
+    FORBIDDEN_ATTRIBUTES,
+    SnippetError,
+)
 
 # One operation may not build a str/bytes/list/tuple longer than this, nor
 # a range longer than this: it bounds both memory and the time of the C
@@ -74,12 +80,11 @@ def guarded_mult(a, b):
     if isinstance(a, int) and isinstance(b, int):
         if a.bit_length() + b.bit_length() > MAX_INT_BITS:
             raise _too_large('The product')
-    elif isinstance(a, SEQUENCES) and isinstance(b, int):
-        if len(a) * b > MAX_LENGTH:
-            raise _too_large('The repeated sequence')
-    elif isinstance(b, SEQUENCES) and isinstance(a, int):
-        if len(b) * a > MAX_LENGTH:
-            raise _too_large('The repeated sequence')
+    elif ((isinstance(a, SEQUENCES) and isinstance(b, int)
+                and len(a) * b > MAX_LENGTH)
+            or (isinstance(b, SEQUENCES) and isinstance(a, int)
+                and len(b) * a > MAX_LENGTH)):
+        raise _too_large('The repeated sequence')
     return a * b
 
 
@@ -113,13 +118,25 @@ def _check_number(value):
         raise _too_large('The decimal number')
 
 
+@functools.lru_cache(maxsize=512)
+def _percent_widths_ok(fmt):
+    # Cached: format strings are mostly the snippet's constants.
+    if isinstance(fmt, str):
+        fmt = fmt.encode('utf-8', 'replace')
+    return not any(
+        number == b'*' or (number and int(number) > MAX_WIDTH)
+        for width, precision, _ in _PERCENT.findall(fmt)
+        for number in (width, precision))
+
+
 def guarded_mod(a, b):
     if isinstance(a, (str, bytes)):
-        fmt = a.encode('utf-8', 'replace') if isinstance(a, str) else a
-        for width, precision, _ in _PERCENT.findall(fmt):
-            for number in (width, precision):
-                if number == b'*' or (number and int(number) > MAX_WIDTH):
-                    raise _too_large('The format width')
+        if len(a) > 1000:
+            ok = _percent_widths_ok.__wrapped__(a)
+        else:
+            ok = _percent_widths_ok(a)
+        if not ok:
+            raise _too_large('The format width')
         args = b.values() if isinstance(b, dict) else (
             b if isinstance(b, tuple) else (b,))
         for arg in args:
@@ -147,10 +164,13 @@ def guarded_inplacevar(op, x, y):
 
 # Formatting
 
+_DIGITS = re.compile(r'\d+')
+
+
 def _check_spec(spec):
-    for number in re.findall(r'\d+', spec):
-        if int(number) > MAX_WIDTH:
-            raise _too_large('The format width')
+    if spec and any(
+            int(number) > MAX_WIDTH for number in _DIGITS.findall(spec)):
+        raise _too_large('The format width')
 
 
 def guarded_format(value, conversion=-1, spec=''):
@@ -286,8 +306,8 @@ def guarded_getattr(obj, name):
         raise SnippetError('Attribute names must be text.')
     if not name.isascii():
         name = unicodedata.normalize('NFKC', name)
-    if (name.startswith('_') or name in FORBIDDEN_ATTRIBUTES
-            or name.startswith(FORBIDDEN_ATTRIBUTE_PREFIXES)):
+    if (name.startswith(FORBIDDEN_ATTRIBUTE_PREFIXES)
+            or name in FORBIDDEN_ATTRIBUTES):
         raise _deny(obj, name)
     if isinstance(obj, (str, bytes)):
         if name in _TEXT_METHODS:
@@ -407,7 +427,21 @@ def safe_isinstance(obj, classinfo):
     return isinstance(obj, classes)
 
 
+# C code run on behalf of a snippet imports through the builtins of the
+# running frame: datetime.strftime imports `time`, strptime `_strptime`,
+# str.encode the codec it names. Snippets cannot call this themselves (the
+# name starts with "_") and never see what it returns.
+INTERNAL_IMPORTS = frozenset({'time', '_strptime', 'encodings'})
+
+
+def internal_import(name, globals=None, locals=None, fromlist=(), level=0):
+    if level == 0 and name.partition('.')[0] in INTERNAL_IMPORTS:
+        return __import__(name, globals, locals, fromlist, level)
+    raise ImportError(f'Import of {name} is not allowed.')
+
+
 SAFE_BUILTINS = {
+    '__import__': internal_import,
     'None': None, 'True': True, 'False': False,
     'abs': abs, 'all': all, 'any': any, 'bin': bin, 'bool': bool,
     'bytes': safe_bytes, 'chr': chr, 'dict': dict, 'divmod': divmod,

@@ -19,7 +19,10 @@ import re
 
 from RestrictedPython import compile_restricted_exec
 from RestrictedPython.transformer import (
-    INSPECT_ATTRIBUTES, RestrictingNodeTransformer)
+    INSPECT_ATTRIBUTES,
+    IOPERATOR_TO_STR,
+    RestrictingNodeTransformer,
+)
 
 MAX_SOURCE = 200_000
 
@@ -45,7 +48,8 @@ FORBIDDEN_ATTRIBUTES = frozenset(INSPECT_ATTRIBUTES | {
     'func_closure', 'im_func', 'im_self', 'im_class', 'mro', 'subclasses',
     'with_traceback', 'mappingproxy',
     })
-FORBIDDEN_ATTRIBUTE_PREFIXES = ('co_',)
+# Names starting so are refused (underscore: private or dunder).
+FORBIDDEN_ATTRIBUTE_PREFIXES = ('_', 'co_')
 
 # The runtime guards and the budget check live under these names; a snippet
 # must never bind them (RestrictedPython refuses every name starting with
@@ -107,6 +111,10 @@ class SnippetPolicy(RestrictingNodeTransformer):
         self.error(node, message)
         return node
 
+    def visit_Module(self, node):
+        # The nodes added below carry no position of their own.
+        return ast.fix_missing_locations(super().visit_Module(node))
+
     # Names and attributes
 
     def check_name(self, node, name, allow_magic_methods=False):
@@ -130,10 +138,14 @@ class SnippetPolicy(RestrictingNodeTransformer):
                 + [a for a in (args.vararg, args.kwarg) if a]):
             self.check_name(node, arg.arg)
 
+    def check_attribute(self, node, attr):
+        if (attr.startswith(FORBIDDEN_ATTRIBUTE_PREFIXES)
+                or attr in FORBIDDEN_ATTRIBUTES):
+            self.error(node, f'Attribute "{attr}" is not allowed.')
+
     def visit_Attribute(self, node):
-        if (node.attr in FORBIDDEN_ATTRIBUTES
-                or node.attr.startswith(FORBIDDEN_ATTRIBUTE_PREFIXES)):
-            self.error(node, f'Attribute "{node.attr}" is not allowed.')
+        if not node.attr.startswith('_'):  # the base class reports those
+            self.check_attribute(node, node.attr)
         return super().visit_Attribute(node)
 
     def visit_keyword(self, node):
@@ -170,7 +182,44 @@ class SnippetPolicy(RestrictingNodeTransformer):
     def visit_AugAssign(self, node):
         if isinstance(node.op, ast.MatMult):
             return self.refuse(node, 'The @= operator is not allowed.')
+        if isinstance(node.target, (ast.Subscript, ast.Attribute)):
+            return self.augassign_item(node)
         return super().visit_AugAssign(node)
+
+    def augassign_item(self, node):
+        """Allow `totals[key] += qty` and `record.qty += 1` through guards.
+
+        RestrictedPython refuses them; we rewrite them to
+        ``_t = obj; _k = key; _write_(_t)[_k] = _inplacevar_(op,
+        _getitem_(_t, _k), value)`` so that each part is evaluated once.
+        """
+        target = node.target
+        obj = self.visit(target.value)
+        value = self.visit(node.value)
+        holder = self.gen_tmp_name()
+        statements = [ast.Assign([ast.Name(holder, ast.Store())], obj)]
+        if isinstance(target, ast.Subscript):
+            key = self.gen_tmp_name()
+            statements.append(ast.Assign(
+                [ast.Name(key, ast.Store())], self.visit(target.slice)))
+            current = _call(
+                '_getitem_', ast.Name(holder, ast.Load()),
+                ast.Name(key, ast.Load()))
+            store = ast.Subscript(
+                value=_call('_write_', ast.Name(holder, ast.Load())),
+                slice=ast.Name(key, ast.Load()), ctx=ast.Store())
+        else:
+            self.check_attribute(node, target.attr)
+            current = _call(
+                '_getattr_', ast.Name(holder, ast.Load()),
+                ast.Constant(target.attr))
+            store = ast.Attribute(
+                value=_call('_write_', ast.Name(holder, ast.Load())),
+                attr=target.attr, ctx=ast.Store())
+        statements.append(ast.Assign([store], _call(
+            '_inplacevar_', ast.Constant(IOPERATOR_TO_STR[type(node.op)]),
+            current, value)))
+        return [ast.copy_location(s, node) for s in statements]
 
     # Size guards
 

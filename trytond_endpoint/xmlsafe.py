@@ -22,16 +22,28 @@ _XSD_INCLUSIONS = frozenset({'include', 'import', 'redefine', 'override'})
 _ENCODING_DECLARATION = re.compile(
     r'''\A(\s*<\?xml\b[^>]*?)\s+encoding\s*=\s*(["'])[^"']*\2''')
 _MAX_PATH = 512
+_POSITION_SUFFIX = re.compile(r',\s*line \d+,\s*column \d+\s*$')
 
 
 class _RefuseResolver(etree.Resolver):
-    """Answer every external reference with a refusal."""
+    """Answer every external reference with an empty document, so it
+    fails to parse. (Raising would leave the exception stored in the
+    parser, to surface in a later, unrelated parse.)"""
 
     def resolve(self, url, pubid, context):
-        raise PermissionError(f'external reference refused: {url}')
+        return self.resolve_string('', context)
 
 
 _local = threading.local()
+
+
+def _new_parser():
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False,
+        dtd_validation=False, huge_tree=False, collect_ids=False,
+        remove_comments=True, remove_pis=True)
+    parser.resolvers.add(_RefuseResolver())
+    return parser
 
 
 def _parser():
@@ -39,12 +51,7 @@ def _parser():
     # built once.
     parser = getattr(_local, 'parser', None)
     if parser is None:
-        parser = etree.XMLParser(
-            resolve_entities=False, no_network=True, load_dtd=False,
-            dtd_validation=False, huge_tree=False, collect_ids=False,
-            remove_comments=True, remove_pis=True)
-        parser.resolvers.add(_RefuseResolver())
-        _local.parser = parser
+        parser = _local.parser = _new_parser()
     return parser
 
 
@@ -101,6 +108,17 @@ def has_doctype(data):
     return False
 
 
+def _message(text):
+    # libxml2 messages end with the position, already given separately.
+    return _POSITION_SUFFIX.sub('', str(text)).strip()
+
+
+def _has_dtd(root):
+    docinfo = root.getroottree().docinfo
+    return bool(docinfo.doctype or docinfo.internalDTD is not None
+        or docinfo.externalDTD is not None)
+
+
 def _refuse_doctype():
     return Problem(400, detail=(
             'XML documents with a DOCTYPE are refused: '
@@ -133,21 +151,16 @@ def parse_xml(data):
         line, column = exc.position
         raise Problem(400, detail=(
                 f'malformed XML at line {line}, column {column}: '
-                f'{exc.msg}'))
-    except PermissionError as exc:
-        raise Problem(400, detail=str(exc))
-    docinfo = root.getroottree().docinfo
-    if (docinfo.doctype or docinfo.internalDTD is not None
-            or docinfo.externalDTD is not None):
+                f'{_message(exc.msg)}'))
+    if _has_dtd(root):
         raise _refuse_doctype()
     # Every element starts with "<": fewer "<" than the limits decide
     # them without walking the tree.
     bound = data.count(b'<')
-    if bound > XML_ELEMENT_LIMIT:
-        if sum(1 for _ in root.iter()) > XML_ELEMENT_LIMIT:
-            raise Problem(400, detail=(
-                    f'XML document has more than {XML_ELEMENT_LIMIT} '
-                    'elements'))
+    if (bound > XML_ELEMENT_LIMIT
+            and sum(1 for _ in root.iter()) > XML_ELEMENT_LIMIT):
+        raise Problem(400, detail=(
+                f'XML document has more than {XML_ELEMENT_LIMIT} elements'))
     if bound > XML_DEPTH_LIMIT and _depth_exceeds(root, XML_DEPTH_LIMIT):
         raise Problem(400, detail=(
                 f'XML nested deeper than {XML_DEPTH_LIMIT} levels'))
@@ -167,34 +180,44 @@ class XsdContract:
         # lxml refuses str with an encoding declaration: the text is
         # already decoded, so the declaration is dropped and UTF-8 used.
         text = _ENCODING_DECLARATION.sub(r'\1', text, count=1)
-        data = text.encode('utf-8')
+        # Text loaded from XML data starts with the indentation before
+        # the schema, where an XML declaration is not allowed; lines stay
+        # counted from the start of the field.
+        stripped = text.lstrip()
+        skipped = text[:len(text) - len(stripped)].count('\n')
+        data = stripped.encode('utf-8')
         if has_doctype(data):
-            raise SchemaError('a DOCTYPE is not allowed in an XSD', line=1)
+            raise SchemaError(
+                'a DOCTYPE is not allowed in an XSD', line=skipped + 1)
         try:
-            document = etree.fromstring(data, _parser())
+            # A parser of its own: the schema keeps a reference to it.
+            document = etree.fromstring(data, _new_parser())
         except etree.XMLSyntaxError as exc:
-            raise SchemaError(f'malformed XSD: {exc.msg}', line=exc.lineno)
-        except PermissionError as exc:
-            raise SchemaError(str(exc))
+            raise SchemaError(
+                f'malformed XSD: {_message(exc.msg)}',
+                line=exc.lineno + skipped)
+        if _has_dtd(document):
+            raise SchemaError(
+                'a DOCTYPE is not allowed in an XSD', line=skipped + 1)
         if etree.QName(document).text != f'{{{XSD_NAMESPACE}}}schema':
             raise SchemaError(
-                'an XSD must have xs:schema as its root element', line=1)
+                'an XSD must have xs:schema as its root element',
+                line=skipped + 1)
         for element in document.iter(f'{{{XSD_NAMESPACE}}}*'):
             name = etree.QName(element).localname
             if name in _XSD_INCLUSIONS and (
                     name != 'import' or element.get('schemaLocation')):
                 raise SchemaError(
                     f'xs:{name} of another schema document is not allowed: '
-                    'the XSD must be self-contained', line=element.sourceline)
+                    'the XSD must be self-contained',
+                    line=element.sourceline + skipped)
         try:
             self.schema = etree.XMLSchema(document)
         except etree.XMLSchemaParseError as exc:
             entry = exc.error_log.last_error
             raise SchemaError(
                 f'invalid XSD: {entry.message if entry else exc}',
-                line=entry.line if entry else None)
-        except PermissionError as exc:
-            raise SchemaError(str(exc))
+                line=entry.line + skipped if entry else None)
         self._lock = threading.Lock()
 
     def errors(self, root):
@@ -203,9 +226,10 @@ class XsdContract:
             if self.schema.validate(root.getroottree()):
                 return []
             log = self.schema.error_log
+        tree = root.getroottree()
         errors = []
         for entry in log:
-            path = entry.path or ''
+            path = _readable_path(tree, entry.path)
             errors.append({
                     'line': entry.line,
                     'column': entry.column,
@@ -214,6 +238,33 @@ class XsdContract:
                     'detail': entry.message.strip(),
                     })
         return errors
+
+
+def _readable_path(tree, path):
+    """libxml2's path of an error, with local names instead of the
+    ``/*[2]`` it writes for elements of a default namespace."""
+    if not path or '*' not in path and ':' not in path:
+        return path or ''
+    namespaces = {k: v for k, v in tree.getroot().nsmap.items() if k}
+    try:
+        found = tree.xpath(path, namespaces=namespaces)
+    except etree.XPathError:
+        return path
+    if len(found) != 1 or not isinstance(found[0], etree._Element):
+        return path
+    parts = []
+    element = found[0]
+    while element is not None:
+        name = etree.QName(element).localname
+        parent = element.getparent()
+        if parent is not None:
+            same = [e for e in parent if isinstance(e.tag, str)
+                and etree.QName(e).localname == name]
+            if len(same) > 1:
+                name += f'[{same.index(element) + 1}]'
+        parts.append(name)
+        element = parent
+    return '/' + '/'.join(reversed(parts))
 
 
 # -- read-only view ------------------------------------------------------
