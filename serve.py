@@ -47,6 +47,9 @@ class _NeedLogin(Exception):
     pass
 
 
+_RATE_LIMITED = -429
+
+
 def live_map(pool):
     "The map of the registry version seen by the current transaction"
     Registry = pool.get('endpoint.registry')
@@ -65,20 +68,22 @@ def serve(request, pool, path):
     caller = None
     logs = []
     request_id = uuid.uuid4().hex[:12]
+    transaction_extras = {}
+    # What the endpoint log needs to explain a failure to its admin
+    failed = {'endpoint': None, 'logs': logs}
     while True:
         if count:
             time.sleep(0.02 * count)
-        transaction_extras = {}
+        need_login = False
         with Transaction().start(pool.database_name, 0, readonly=readonly,
                 context=context, timeout=_request_timeout,
                 **transaction_extras) as transaction:
             try:
                 response = _serve(
-                    request, pool, path, caller, logs, request_id)
+                    request, pool, path, caller, failed, request_id)
             except _NeedLogin:
                 transaction.rollback()
-                caller = _login(request)
-                continue
+                need_login = True
             except TransactionError as exception:
                 transaction.rollback()
                 transaction.tasks.clear()
@@ -92,19 +97,25 @@ def serve(request, pool, path):
                     continue
                 logger.warning("Database unavailable for %s", request,
                     exc_info=True)
-                response = Problem(503, "The database is busy or unavailable; "
-                    "try again shortly.", headers={'Retry-After': '1'}
-                    ).response()
+                response = Problem(503, "The database is busy or "
+                    "unavailable; try again shortly.",
+                    headers={'Retry-After': '1'}).response()
             except Exception as exception:
                 transaction.rollback()
                 transaction.tasks.clear()
-                response = _error_response(exception, request, request_id)
+                response = _error_response(
+                    exception, request, request_id, failed)
             else:
                 if response.status_code >= 400:
                     transaction.rollback()
                     transaction.tasks.clear()
                 else:
                     transaction.commit()
+        if need_login:
+            # Tryton's login runs its own transactions, with its
+            # brute-force protection; only 'user' endpoints pay for it.
+            caller = _login(request)
+            continue
         while transaction.tasks:
             run_task(pool, transaction.tasks.pop())
         break
@@ -120,12 +131,12 @@ def _login(request):
         user_id = None
     except HTTPException as exception:
         if exception.code == 429:
-            raise Problem(429, "Too many login attempts; try later.")
+            return _RATE_LIMITED
         raise
     return user_id or -1
 
 
-def _error_response(exception, request, request_id):
+def _error_response(exception, request, request_id, failed):
     if isinstance(exception, Problem):
         return exception.response()
     if isinstance(exception, SnippetError):
@@ -144,12 +155,15 @@ def _error_response(exception, request, request_id):
     if isinstance(exception, HTTPException):
         return Problem(exception.code, exception.description).response()
     logger.exception("Endpoint failure %s [%s]", request, request_id)
+    if failed.get('endpoint'):
+        failed['logs'].append((failed['endpoint'], 'error', request_id,
+                f"{type(exception).__name__}: {exception}"[:4000]))
     return Problem(500,
         f"Unexpected failure; quote error id {request_id} to the "
         "administrator.", error_id=request_id).response()
 
 
-def _serve(request, pool, path, caller, logs, request_id):
+def _serve(request, pool, path, caller, failed, request_id):
     transaction = Transaction()
     live = live_map(pool)
     method = request.method
@@ -162,6 +176,8 @@ def _serve(request, pool, path, caller, logs, request_id):
     entry, path_params = live.match(path, method)
     definition = entry.definition
     compiled = entry.get_compiled(compile_definition)
+    failed['endpoint'] = definition.id
+    logs = failed['logs']
 
     if definition.auth == 'public':
         user_id = definition.exec_user
@@ -170,6 +186,9 @@ def _serve(request, pool, path, caller, logs, request_id):
             if request.authorization is None and request.session is None:
                 raise _unauthorized(definition)
             raise _NeedLogin
+        if caller == _RATE_LIMITED:
+            raise Problem(429, "Too many login attempts; try later.",
+                headers={'Retry-After': '60'})
         if caller < 0:
             raise _unauthorized(definition)
         user_id = definition.exec_user or caller
@@ -343,9 +362,15 @@ def _response(result, method):
     status = result.get('status_code', 200 if payload is not None or
         method in {'GET', 'HEAD'} else 204)
     headers = result.get('headers') or {}
+    if payload is None:
+        payload = b''
+    elif not isinstance(payload, (str, bytes, bytearray, dict, list)):
+        # Numbers, booleans, decimals: a JSON scalar.
+        check_payload(payload)
+        payload = jsonenc.dumps(payload)
+        headers = {'Content-Type': 'application/json', **headers}
     return _from_snippet_response(SnippetResponse(
-            payload if payload is not None else b'', status=status,
-            headers=headers))
+            payload, status=status, headers=headers))
 
 
 def _from_snippet_response(response):

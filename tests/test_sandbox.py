@@ -468,7 +468,8 @@ def test_comprehensions():
 
 def test_dict_building():
     result = legit(
-        "order = {'id': request.path_params['id'], 'lines': []}\n"
+        "id = request.path_params['id']\n"
+        "order = {'id': id, 'lines': []}\n"
         "for i, line in enumerate(request.json['lines']):\n"
         "    order['lines'].append(dict(line, number=i + 1))\n"
         "order.update(count=len(order['lines']))\n"

@@ -30,12 +30,11 @@ MAX_SOURCE = 200_000
 # in the snippet's builtins anyway; refusing them at compile time gives the
 # author a clear message with a line number instead of a NameError.
 FORBIDDEN_NAMES = frozenset({
-    '__import__', 'breakpoint', 'builtins', 'callable', 'classmethod',
-    'compile', 'copyright', 'credits', 'delattr', 'dir', 'eval', 'exec',
-    'exit', 'file', 'getattr', 'globals', 'hasattr', 'help', 'id', 'input',
-    'iter', 'license', 'locals', 'memoryview', 'object', 'open', 'print',
-    'printed', 'property', 'quit', 'reload', 'setattr', 'staticmethod',
-    'super', 'type', 'vars', 'bytearray', 'aiter', 'anext',
+    '__import__', 'aiter', 'anext', 'breakpoint', 'builtins', 'bytearray',
+    'compile', 'delattr', 'dir', 'eval', 'exec', 'exit', 'getattr',
+    'globals', 'hasattr', 'help', 'input', 'iter', 'locals', 'memoryview',
+    'object', 'open', 'print', 'printed', 'quit', 'setattr', 'super', 'type',
+    'vars',
     })
 
 # Attributes that lead to frames, code, globals or the class hierarchy.
@@ -46,20 +45,10 @@ FORBIDDEN_ATTRIBUTES = frozenset(INSPECT_ATTRIBUTES | {
     'gi_yieldfrom', 'cr_frame', 'cr_code', 'cr_await', 'cr_origin',
     'ag_frame', 'ag_code', 'ag_await', 'func_globals', 'func_code',
     'func_closure', 'im_func', 'im_self', 'im_class', 'mro', 'subclasses',
-    'with_traceback', 'mappingproxy',
+    'with_traceback',
     })
 # Names starting so are refused (underscore: private or dunder).
 FORBIDDEN_ATTRIBUTE_PREFIXES = ('_', 'co_')
-
-# The runtime guards and the budget check live under these names; a snippet
-# must never bind them (RestrictedPython refuses every name starting with
-# "_", this keeps the rule explicit for the guards we add ourselves).
-GUARD_NAMES = frozenset({
-    '_getattr_', '_getitem_', '_write_', '_getiter_', '_apply_',
-    '_iter_unpack_sequence_', '_unpack_sequence_', '_inplacevar_',
-    '_print_', '_tick_', '_mult_', '_pow_', '_lshift_', '_add_', '_mod_',
-    '_format_', '__builtins__', '__metaclass__',
-    })
 
 _BINOP_GUARDS = {
     ast.Mult: '_mult_',
