@@ -3,5 +3,7 @@
 # terms.
 
 # The mount route must exist in every process that serves HTTP, whether or
-# not it has loaded a database yet.
-from . import routes  # noqa: F401
+# not it has loaded a database yet. Imported by its full name so that the
+# route is registered once, even when test runners import this folder
+# under another package name.
+from trytond.modules.endpoint import routes  # noqa: F401

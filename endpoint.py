@@ -4,17 +4,20 @@
 import json
 
 from sql import Literal
-
 from trytond.i18n import gettext
-from trytond.model import (
-    DeactivableMixin, ModelSQL, ModelView, Unique, fields)
+from trytond.model import DeactivableMixin, ModelSQL, ModelView, Unique, fields
 from trytond.pool import Pool
 from trytond.pyson import Eval, In
 from trytond.transaction import Transaction
 from trytond.wizard import StateTransition, Wizard
+
 from trytond_endpoint.compiled import check_definition
 from trytond_endpoint.definition import (
-    BODY_METHODS, CONTENT_TYPES, METHODS, Definition)
+    BODY_METHODS,
+    CONTENT_TYPES,
+    METHODS,
+    Definition,
+)
 from trytond_endpoint.routing import route_shape
 from trytond_endpoint.sandbox import HELP
 

@@ -4,8 +4,12 @@
 """The one Tryton route that serves every endpoint of a database."""
 from trytond import config
 from trytond.protocols.wrappers import (
-    exceptions, set_max_request_size, with_pool)
+    exceptions,
+    set_max_request_size,
+    with_pool,
+)
 from trytond.wsgi import app
+
 from trytond_endpoint.problem import Problem
 
 from .serve import serve

@@ -9,17 +9,20 @@ import time
 import uuid
 from base64 import urlsafe_b64decode
 
-from werkzeug.exceptions import HTTPException
-from werkzeug.wrappers import Response
-
-from trytond import backend
-from trytond import config
+from trytond import backend, config
 from trytond.exceptions import (
-    LoginException, RateLimitException, UserError, UserWarning)
+    LoginException,
+    RateLimitException,
+    UserError,
+    UserWarning,
+)
 from trytond.model.exceptions import AccessError
 from trytond.protocols.jsonrpc import JSONDecoder
 from trytond.transaction import Transaction, TransactionError, check_access
 from trytond.worker import run_task
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
 from trytond_endpoint import jsonenc
 from trytond_endpoint.compiled import compile_definition
 from trytond_endpoint.content import parse_content_type
@@ -28,8 +31,13 @@ from trytond_endpoint.definition import BODY_METHODS
 from trytond_endpoint.problem import Problem
 from trytond_endpoint.routing import MapCache
 from trytond_endpoint.sandbox import (
-    BudgetExceeded, RequestView, check_payload, run_snippet)
+    BudgetExceeded,
+    RequestView,
+    check_payload,
+    run_snippet,
+)
 from trytond_endpoint.sandbox import Response as SnippetResponse
+from trytond_endpoint.sandbox_namespaces import FrozenMultiMapping
 from trytond_endpoint.sandbox_namespaces import UserError as SnippetError
 
 from .snippet_pool import PoolProxy
@@ -362,6 +370,8 @@ def _response(result, method):
     status = result.get('status_code', 200 if payload is not None or
         method in {'GET', 'HEAD'} else 204)
     headers = result.get('headers') or {}
+    if isinstance(payload, FrozenMultiMapping):
+        payload = payload.to_dict()
     if payload is None:
         payload = b''
     elif not isinstance(payload, (str, bytes, bytearray, dict, list)):

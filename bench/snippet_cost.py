@@ -59,7 +59,7 @@ def measure(name, source, number):
             'pool': None, 'user': None, 'endpoint': None, 'context': {}})
 
     def bare():
-        exec(plain, {  # noqa: S102
+        exec(plain, {
             'request': request, 'result': {}, 'Response': Response,
             'exceptions': exceptions, **SAFE_MODULES})
 

@@ -4,8 +4,9 @@
 from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.modules.endpoint.exceptions import (
-    EndpointValidationError, SyncError)
-
+    EndpointValidationError,
+    SyncError,
+)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 from trytond.transaction import Transaction

@@ -8,8 +8,15 @@ from trytond.tests.test_tryton import DB_NAME
 from trytond.transaction import Transaction
 
 from .tools import (
-    EndpointRouteTestCase, basic, bearer, change, define, state, sync,
-    tryton_context)
+    EndpointRouteTestCase,
+    basic,
+    bearer,
+    change,
+    define,
+    state,
+    sync,
+    tryton_context,
+)
 
 PROBLEM = 'application/problem+json'
 

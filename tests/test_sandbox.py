@@ -423,7 +423,7 @@ def test_walk_reaches_secret_without_sandbox():
     "The control: in plain Python the frame walk above does leak SECRET."
     secret = SECRET  # noqa: F841
     result = {}
-    exec(compile(TRACEBACK_WALK, '<plain>', 'exec'),  # noqa: S102
+    exec(compile(TRACEBACK_WALK, '<plain>', 'exec'),
         {'result': result})
     assert result['leak'] == SECRET
     with pytest.raises(SnippetError):

@@ -3,7 +3,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .content import parse_content_type
-from .contracts import SchemaError, compile_query_schema, compile_request_schema
+from .contracts import (
+    SchemaError,
+    compile_query_schema,
+    compile_request_schema,
+)
 from .definition import AUTH_MODES, BODY_METHODS, CONTENT_TYPES, METHODS
 from .routing import check_route
 from .sandbox import SnippetError, compile_snippet

@@ -91,7 +91,7 @@ def run_snippet(code, names, timeout=5.0):
     scope['_tick_'] = tick
     try:
         # The code comes from compile_snippet, scope from the lines above.
-        exec(code, scope)  # noqa: S102
+        exec(code, scope)
     except RecursionError:
         raise BudgetExceeded('The snippet recursed too deeply.') from None
     except MemoryError:
