@@ -12,9 +12,8 @@ from trytond.wsgi import app
 
 from trytond_endpoint.problem import Problem
 
-from .serve import serve
+from .serve import PREFIX, serve
 
-PREFIX = config.get('endpoint', 'prefix', default='api').strip('/')
 _max_size = max(
     config.getint('request', 'max_size'),
     config.getint('request', 'max_size_authenticated'))

@@ -23,7 +23,7 @@ from trytond.worker import run_task
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from trytond_endpoint import jsonenc
+from trytond_endpoint import jsonenc, openapi
 from trytond_endpoint.compiled import compile_definition
 from trytond_endpoint.content import parse_content_type
 from trytond_endpoint.contracts import decode_body
@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 MAPS = MapCache()
 READONLY_METHODS = frozenset({'GET', 'HEAD', 'OPTIONS'})
 DEFAULT_TIMEOUT = config.getfloat('endpoint', 'timeout', default=5)
+PREFIX = config.get('endpoint', 'prefix', default='api').strip('/')
 _request_timeout = config.getint('request', 'timeout', default=0)
 _json_decoder = JSONDecoder()
 _HIDDEN_HEADERS = frozenset({'authorization', 'cookie', 'proxy-authorization'})
@@ -175,6 +176,8 @@ def _serve(request, pool, path, caller, failed, request_id):
     transaction = Transaction()
     live = live_map(pool)
     method = request.method
+    if path in _DOC_PATHS or path.startswith('/docs/'):
+        return _documentation(request, pool, live, path)
     if method == 'OPTIONS':
         allowed = live.allowed_methods(path)
         return Response(status=204, headers={
@@ -249,6 +252,45 @@ def _serve(request, pool, path, caller, failed, request_id):
         response.headers['Content-Language'] = (
             transaction.language.replace('_', '-'))
     return response
+
+
+_DOC_PATHS = frozenset({'/openapi.json', '/openapi.yaml', '/docs', '/docs/'})
+
+
+def _documentation(request, pool, live, path):
+    "The OpenAPI document of the live map, and its docs page"
+    if request.method not in {'GET', 'HEAD'}:
+        raise Problem(405, "The documentation is read-only.",
+            headers={'Allow': 'GET, HEAD, OPTIONS'})
+    if path in {'/docs', '/docs/'}:
+        assets = 'docs/' if path == '/docs' else ''
+        spec = 'openapi.json' if path == '/docs' else '../openapi.json'
+        return Response(openapi.docs_page(spec, assets_url=assets),
+            content_type='text/html; charset=utf-8')
+    if path.startswith('/docs/'):
+        asset = openapi.static_file(path[len('/docs/'):])
+        if asset is None:
+            raise Problem(404, f"No endpoint at {path}.")
+        content, mimetype = asset
+        response = Response(content, mimetype=mimetype)
+        response.headers['Cache-Control'] = 'public, max-age=86400'
+        return response
+    server_url = request.host_url.rstrip('/') + request.script_root + (
+        f'/{pool.database_name}/{PREFIX}')
+    key = ('openapi', server_url)
+    document = live.cache.get(key)
+    if document is None:
+        document = openapi.build_openapi(live.definitions,
+            title=f"{pool.database_name} endpoints",
+            version=str(live.version), server_url=server_url,
+            rest_seed_ids={d.id for d in live.definitions
+                if d.route.startswith('/rest/')})
+        # Built once per registry version and host.
+        live.cache[key] = document = (
+            jsonenc.dumps(document), openapi.openapi_yaml(document))
+    if path == '/openapi.json':
+        return Response(document[0], content_type='application/json')
+    return Response(document[1], content_type='application/yaml')
 
 
 def _unauthorized(definition):

@@ -299,7 +299,7 @@ def test_problem_responses(doc):
     assert set(problem['required']) == {'type', 'title', 'status', 'detail'}
     item = problem['properties']['errors']['items']
     assert set(item['properties']) == {'pointer', 'parameter', 'detail'}
-    for name, status in [('BadRequest', 400), ('Unauthorized', 401),
+    for name, _status in [('BadRequest', 400), ('Unauthorized', 401),
             ('Forbidden', 403), ('NotFound', 404),
             ('PayloadTooLarge', 413), ('UnsupportedMediaType', 415),
             ('InternalServerError', 500), ('ServiceUnavailable', 503)]:

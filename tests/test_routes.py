@@ -339,4 +339,49 @@ class RouteTestCase(EndpointRouteTestCase):
             {'limit', 'y'})
 
 
+
+class DocumentationTestCase(EndpointRouteTestCase):
+    "The OpenAPI document and docs page follow the live registry"
+
+    def test_openapi_follows_sync(self):
+        "A synced, documented endpoint appears; an undocumented one not"
+        client = self.client()
+        define(route='/documented/<int:id>', auth='public',
+            exec_user=self.web_user, code="result['payload'] = 1",
+            group='shop', description="Documented endpoint")
+        define(route='/private', auth='public', exec_user=self.web_user,
+            code="result['payload'] = 1", documented=False)
+        response = client.get(self.url('/openapi.json'))
+        self.assertEqual(response.status_code, 200)
+        document = json.loads(response.data)
+        self.assertEqual(document['openapi'][:3], '3.1')
+        self.assertIn('/documented/{id}', document['paths'])
+        self.assertNotIn('/private', document['paths'])
+        self.assertTrue(document['servers'][0]['url'].endswith(
+                f'/{self.db_name}/api'))
+        define(route='/later-documented', auth='public',
+            exec_user=self.web_user, code="result['payload'] = 1")
+        document = json.loads(client.get(self.url('/openapi.json')).data)
+        self.assertIn('/later-documented', document['paths'])
+        response = client.get(self.url('/openapi.yaml'))
+        self.assertIn(b'/documented/{id}', response.data)
+
+    def test_docs_page_and_assets(self):
+        "The docs page and its packaged assets are served"
+        client = self.client()
+        response = client.get(self.url('/docs'))
+        self.assertEqual(response.status_code, 200)
+        self.assertIn(b'openapi.json', response.data)
+        response = client.get(self.url('/docs/swagger-ui-bundle.js'))
+        self.assertEqual(response.status_code, 200)
+        response = client.get(self.url('/docs/..%2Fsetup.py'))
+        self.assertEqual(response.status_code, 404)
+
+    def test_documentation_routes_reserved(self):
+        "An endpoint can not take the documentation's routes"
+        from trytond.model.exceptions import ValidationError
+        with self.assertRaises(ValidationError):
+            define(route='/openapi.json', auth='application', code='')
+
+
 del EndpointRouteTestCase
