@@ -3,7 +3,7 @@ import json
 import sys
 from pathlib import Path
 
-from trytond.config import config
+from trytond import config
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
