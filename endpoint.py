@@ -99,6 +99,7 @@ class Endpoint(DeactivableMixin, ModelSQL, ModelView):
                     'invisible': Eval('state') == 'live',
                     'depends': ['state'],
                     },
+                'test': {},
                 })
 
     @staticmethod
@@ -230,6 +231,11 @@ class Endpoint(DeactivableMixin, ModelSQL, ModelView):
     @ModelView.button
     def sync(cls, records):
         cls.publish(records)
+
+    @classmethod
+    @ModelView.button_action('endpoint.wizard_try')
+    def test(cls, records):
+        pass
 
     @classmethod
     def sync_all(cls):

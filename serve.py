@@ -25,7 +25,7 @@ from werkzeug.wrappers import Response
 
 from trytond_endpoint import jsonenc, openapi
 from trytond_endpoint.compiled import compile_definition
-from trytond_endpoint.content import parse_content_type
+from trytond_endpoint.content import media_type_matches, parse_content_type
 from trytond_endpoint.contracts import decode_body
 from trytond_endpoint.definition import BODY_METHODS
 from trytond_endpoint.problem import Problem
@@ -112,7 +112,7 @@ def serve(request, pool, path):
             except Exception as exception:
                 transaction.rollback()
                 transaction.tasks.clear()
-                response = _error_response(
+                response = error_response(
                     exception, request, request_id, failed)
             else:
                 if response.status_code >= 400:
@@ -145,7 +145,7 @@ def _login(request):
     return user_id or -1
 
 
-def _error_response(exception, request, request_id, failed):
+def error_response(exception, request, request_id, failed):
     if isinstance(exception, Problem):
         return exception.response()
     if isinstance(exception, SnippetError):
@@ -173,7 +173,6 @@ def _error_response(exception, request, request_id, failed):
 
 
 def _serve(request, pool, path, caller, failed, request_id):
-    transaction = Transaction()
     live = live_map(pool)
     method = request.method
     if path in _DOC_PATHS or path.startswith('/docs/'):
@@ -186,9 +185,7 @@ def _serve(request, pool, path, caller, failed, request_id):
                 })
     entry, path_params = live.match(path, method)
     definition = entry.definition
-    compiled = entry.get_compiled(compile_definition)
     failed['endpoint'] = definition.id
-    logs = failed['logs']
 
     if definition.auth == 'public':
         user_id = definition.exec_user
@@ -212,7 +209,18 @@ def _serve(request, pool, path, caller, failed, request_id):
         if not application:
             raise _unauthorized(definition)
         user_id = definition.exec_user or application.user.id
+    return execute(request, pool, entry, path, path_params, user_id,
+        failed, request_id)
 
+
+def execute(request, pool, entry, path, path_params, user_id, failed,
+        request_id):
+    "Run the entry's snippet for the request as user_id; the answer"
+    transaction = Transaction()
+    definition = entry.definition
+    compiled = entry.get_compiled(compile_definition)
+    method = request.method
+    logs = failed['logs']
     body = _body(request, definition, compiled)
     if compiled.query_contract is not None:
         args = compiled.query_contract.coerce(request.args)
@@ -349,7 +357,7 @@ def _body(request, definition, compiled):
         raise Problem(413, f"The body is over {limit} bytes.")
     media_type, params = parse_content_type(
         request.headers.get('Content-Type', ''))
-    if media_type != compiled.media_type:
+    if not media_type_matches(media_type, compiled.media_type):
         raise Problem(415,
             f"Send the body as {compiled.media_type}.",
             headers={'Accept-Post': compiled.media_type})

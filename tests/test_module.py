@@ -182,4 +182,47 @@ class EndpointTestCase(ModuleTestCase):
             self._endpoint(route='bad')
 
 
+
+class TryEndpointTestCase(ModuleTestCase):
+    "Test the Test wizard"
+    module = 'endpoint'
+    extras = ['party']
+
+    @with_transaction()
+    def test_try_unsynced_definition_rolled_back(self):
+        "The wizard runs the edited code, shows the log and keeps nothing"
+        pool = Pool()
+        Endpoint = pool.get('endpoint.endpoint')
+        Party = pool.get('party.party')
+        Try = pool.get('endpoint.endpoint.try', type='wizard')
+        user = make_user('tester')
+        endpoint, = Endpoint.create([{
+                    'name': 'Create', 'route': '/try/<int:n>',
+                    'method': 'POST', 'content_type': 'application/json',
+                    'auth': 'public', 'exec_user': user.id,
+                    'code': "p, = pool.get('party.party').create("
+                    "[{'name': request.json['name']}])\n"
+                    "log('made %s' % p.name)\n"
+                    "result['payload'] = {'n': request.path_params['n']}\n"
+                    "result['status_code'] = 201\n"}])
+        with Transaction().set_context(
+                active_model='endpoint.endpoint', active_id=endpoint.id,
+                active_ids=[endpoint.id]):
+            session_id, _, _ = Try.create()
+            defaults = Try.execute(session_id, {}, 'start')
+            start = defaults['view']['defaults']
+            self.assertEqual(start['path'], '/try/<int:n>')
+            self.assertIn('application/json', start['headers'])
+            result = Try.execute(session_id, {'start': {
+                        'method': 'POST', 'path': '/try/7',
+                        'headers': 'Content-Type: application/json',
+                        'body': '{"name": "Tried"}'}}, 'run')
+        response = result['view']['defaults']
+        self.assertEqual(response['status'], 201, response)
+        self.assertEqual(response['body'], '{"n":7}')
+        self.assertIn('made Tried', response['logs'])
+        self.assertFalse(Party.search([('name', '=', 'Tried')]))
+        self.assertEqual(Endpoint(endpoint.id).state, 'out_of_sync')
+
+
 del ModuleTestCase

@@ -1,0 +1,525 @@
+# This file is part of the endpoint module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+"""Real server processes serving one registry.
+
+Each backend gets its own database, built with ``trytond-admin`` in a
+temporary folder (SQLite file) or in a PostgreSQL cluster made for this
+module, and served by gunicorn processes running
+``trytond.application:app``. Endpoints are created, changed, archived,
+synced and deleted through Tryton's JSON-RPC, as the desktop client does,
+and read back over HTTP from other processes and workers.
+"""
+import base64
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from .pgcluster import Cluster
+
+BIN = Path(sys.executable).parent
+PASSWORD = 'admin-Secret-42'
+PROBLEM = 'application/problem+json'
+BACKEND = ('postgresql'
+    if os.environ.get('ENDPOINT_TEST_BACKEND') == 'postgresql'
+    or os.environ.get('TRYTOND_DATABASE__URI', '').startswith('postgres')
+    else 'sqlite')
+
+only_sqlite = pytest.mark.skipif(
+    BACKEND != 'sqlite', reason="runs in the SQLite pass")
+only_postgresql = pytest.mark.skipif(
+    BACKEND != 'postgresql', reason="runs in the PostgreSQL pass")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def clean_env(**extra):
+    "The environment without the suite's trytond settings"
+    env = {k: v for k, v in os.environ.items()
+        if not k.startswith('TRYTOND_') and k != 'DB_NAME'}
+    env.update(extra)
+    return env
+
+
+def fetch(port, path, method='GET', body=None, headers=None, timeout=10):
+    "One request on its own connection: (status, headers, body)"
+    connection = http.client.HTTPConnection('127.0.0.1', port,
+        timeout=timeout)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
+
+
+def version_of(body):
+    return json.loads(body)['v']
+
+
+def snippet(version):
+    return f"result['payload'] = {{'v': {version}}}\n"
+
+
+class Rpc:
+    "Tryton JSON-RPC as the admin, the way the client edits endpoints"
+
+    def __init__(self, port, database):
+        self.port = port
+        self.database = database
+        self.authorization = None
+        user_id, token = self.call(
+            'common.db.login', 'admin', {'password': PASSWORD}, 'en')[:2]
+        self.user_id = user_id
+        session = base64.b64encode(
+            f'admin:{user_id}:{token}'.encode()).decode()
+        self.authorization = f'Session {session}'
+
+    def call(self, method, *params):
+        headers = {'Content-Type': 'application/json'}
+        if self.authorization:
+            headers['Authorization'] = self.authorization
+        status, _, data = fetch(self.port, f'/{self.database}/rpc/', 'POST',
+            json.dumps({'id': 1, 'method': method, 'params': params}),
+            headers, timeout=60)
+        assert status == 200, (status, data)
+        answer = json.loads(data)
+        if answer.get('error'):
+            raise AssertionError(answer['error'])
+        return answer['result']
+
+    def model(self, name, method, *params):
+        return self.call(f'model.{name}.{method}', *params, {})
+
+    def create(self, **values):
+        values.setdefault('name', values['route'])
+        values.setdefault('auth', 'public')
+        values.setdefault('exec_user', self.user_id)
+        id_, = self.model('endpoint.endpoint', 'create', [values])
+        return id_
+
+    def write(self, ids, **values):
+        self.model('endpoint.endpoint', 'write', ids, values)
+
+    def sync(self, ids):
+        self.model('endpoint.endpoint', 'sync', ids)
+
+    def delete(self, ids):
+        self.model('endpoint.endpoint', 'delete', ids)
+
+
+class Server:
+    "gunicorn serving trytond.application:app"
+
+    def __init__(self, folder, conf, database, workers, name):
+        self.port = free_port()
+        self.log = Path(folder) / f'{name}.log'
+        env = clean_env(TRYTOND_CONFIG=str(conf),
+            TRYTOND_DATABASE_NAMES=database,
+            TRYTOND_LOGGING_LEVEL='30')
+        with open(self.log, 'wb') as log:
+            self.process = subprocess.Popen([BIN / 'gunicorn',
+                    '-w', str(workers), '-b', f'127.0.0.1:{self.port}',
+                    '--timeout', '60', '--graceful-timeout', '5',
+                    'trytond.application:app'],
+                env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.database = database
+        self.workers = workers
+
+    def wait_ready(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                status, _, _ = fetch(self.port,
+                    f'/{self.database}/api/openapi.json', timeout=5)
+            except OSError:
+                time.sleep(0.2)
+                continue
+            if status == 200 and len(self.worker_pids()) == self.workers:
+                return self
+            time.sleep(0.2)
+        raise AssertionError(
+            "gunicorn did not start:\n" + self.log.read_text()[-3000:])
+
+    def worker_pids(self):
+        pid = self.process.pid
+        try:
+            text = Path(f'/proc/{pid}/task/{pid}/children').read_text()
+        except OSError:
+            return set()
+        return {int(p) for p in text.split()}
+
+    def get(self, path, timeout=10, **kwargs):
+        return fetch(self.port, f'/{self.database}/api{path}',
+            timeout=timeout, **kwargs)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def build(folder, uri, database, path=None):
+    "A database with the endpoint module, made by trytond-admin"
+    conf = Path(folder) / 'trytond.conf'
+    lines = ['[database]', f'uri = {uri}']
+    if path:
+        lines.append(f'path = {path}')
+    lines += ['[session]', 'max_attempt = 100', '']
+    conf.write_text('\n'.join(lines))
+    password = Path(folder) / 'password'
+    password.write_text(PASSWORD)
+    result = subprocess.run([BIN / 'trytond-admin', '-c', conf,
+            '-d', database, '--all', '--email', 'admin@example.com',
+            '-u', 'endpoint', '--activate-dependencies'],
+        env=clean_env(TRYTONPASSFILE=str(password)),
+        capture_output=True, timeout=600)
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    return conf
+
+
+def make_admin(rpc):
+    "Give the admin the right to edit and sync endpoints, then log in again"
+    group_ids = rpc.model('res.group', 'search',
+        [['name', '=', 'Endpoint Administration']], 0, None, None)
+    rpc.model('res.user', 'write', [rpc.user_id],
+        {'groups': [['add', group_ids]]})
+    return Rpc(rpc.port, rpc.database)
+
+
+class Site:
+    def __init__(self, folder, servers, rpc, cluster=None):
+        self.folder = folder
+        self.servers = servers
+        self.rpc = rpc
+        self.cluster = cluster
+
+    def close(self):
+        for server in self.servers:
+            server.stop()
+        if self.cluster is not None:
+            self.cluster.__exit__(None, None, None)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope='module')
+def sqlite_site():
+    folder = tempfile.mkdtemp(prefix='endpoint-mp-')
+    servers = []
+    try:
+        database = 'multiprocess'
+        (Path(folder) / f'{database}.sqlite').touch()
+        conf = build(folder, 'sqlite://', database, path=folder)
+        servers = [
+            Server(folder, conf, database, 2, 'a'),
+            Server(folder, conf, database, 1, 'b'),
+            ]
+        for server in servers:
+            server.wait_ready()
+        rpc = make_admin(Rpc(servers[0].port, database))
+        site = Site(folder, servers, rpc)
+    except BaseException:
+        Site(folder, servers, None).close()
+        raise
+    yield site
+    site.close()
+
+
+@pytest.fixture(scope='module')
+def pg_site():
+    folder = tempfile.mkdtemp(prefix='endpoint-mp-')
+    servers = []
+    cluster = Cluster().start()
+    try:
+        database = 'multiprocess'
+        subprocess.run(cluster._cmd('createdb', '-h', '127.0.0.1',
+                '-p', str(cluster.port), '-U', 'postgres', database),
+            check=True, capture_output=True)
+        conf = build(folder, cluster.uri, database)
+        servers = [Server(folder, conf, database, 3, 'pg')]
+        servers[0].wait_ready()
+        rpc = make_admin(Rpc(servers[0].port, database))
+        site = Site(folder, servers, rpc, cluster)
+    except BaseException:
+        Site(folder, servers, None, cluster).close()
+        raise
+    yield site
+    site.close()
+
+
+@pytest.fixture(scope='module')
+def site(request):
+    if BACKEND == 'postgresql':
+        return request.getfixturevalue('pg_site')
+    return request.getfixturevalue('sqlite_site')
+
+
+class Load:
+    """Concurrent GETs in threads, bounded in count and in time
+
+    Every answer is kept as (route, start, end, status, content type,
+    body), with ``start`` taken before the request is sent.
+    """
+
+    def __init__(self, server, routes, threads=6, requests=3000,
+            seconds=90, timeout=15):
+        self.server = server
+        self.routes = list(routes)
+        self.results = []
+        self.errors = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run,
+                args=(i, requests // threads, seconds, timeout))
+            for i in range(threads)]
+
+    def _run(self, index, count, seconds, timeout):
+        deadline = time.monotonic() + seconds
+        for n in range(count):
+            if self._stop.is_set() or time.monotonic() > deadline:
+                break
+            route = self.routes[(index + n) % len(self.routes)]
+            start = time.monotonic()
+            try:
+                status, headers, body = self.server.get(
+                    route, timeout=timeout)
+            except Exception as exception:
+                self.errors.append((route, start, time.monotonic(),
+                        repr(exception)))
+                continue
+            self.results.append((route, start, time.monotonic(), status,
+                    headers.get_content_type(), body))
+
+    def __enter__(self):
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(60)
+
+    def settle(self, count=20, timeout=30):
+        "Wait until ``count`` more answers arrived"
+        target = len(self.results) + count
+        deadline = time.monotonic() + timeout
+        while len(self.results) < target and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+
+@only_sqlite
+def test_sqlite_two_processes(sqlite_site):
+    "A sync through one server process is served by the other at once"
+    a, b = sqlite_site.servers
+    rpc = sqlite_site.rpc
+    route = '/mp/item'
+
+    id_ = rpc.create(route=route, code=snippet(1))
+    # Editing is not publishing.
+    assert b.get(route)[0] == 404
+    rpc.sync([id_])
+    status, _, body = b.get(route)
+    assert (status, version_of(body)) == (200, 1)
+    for _ in range(4):
+        status, _, body = a.get(route)
+        assert (status, version_of(body)) == (200, 1)
+
+    for version in range(2, 5):
+        rpc.write([id_], code=snippet(version))
+        status, _, body = b.get(route)
+        assert version_of(body) == version - 1, "served before sync"
+        rpc.sync([id_])
+        status, _, body = b.get(route)
+        assert (status, version_of(body)) == (200, version)
+        status, _, body = a.get(route)
+        assert (status, version_of(body)) == (200, version)
+
+    # A sync done in the other process is seen by the first one.
+    other = Rpc(b.port, b.database)
+    other.write([id_], code=snippet(5))
+    other.sync([id_])
+    for server in [a, a, a, b]:
+        status, _, body = server.get(route)
+        assert (status, version_of(body)) == (200, 5)
+
+    rpc.write([id_], active=False)
+    assert b.get(route)[0] == 200, "archived before sync"
+    rpc.sync([id_])
+    for server in [b, a, a]:
+        status, headers, _ = server.get(route)
+        assert status == 404
+        assert headers.get_content_type() == PROBLEM
+
+    rpc.write([id_], active=True)
+    rpc.sync([id_])
+    assert b.get(route)[0] == 200
+    rpc.delete([id_])
+    for server in [b, a, a]:
+        assert server.get(route)[0] == 404
+
+
+@only_postgresql
+def test_postgresql_syncs_under_load(pg_site):
+    "No worker serves an old definition once its sync has returned"
+    server, = pg_site.servers
+    rpc = pg_site.rpc
+    routes = [f'/load/{i}' for i in range(4)]
+    ids = [rpc.create(route=r, code=snippet(1)) for r in routes]
+    rpc.sync(ids)
+    synced = {r: [(0.0, 1)] for r in routes}  # (returned at, version)
+    churn = []
+
+    def check_churn(route, expected):
+        for _ in range(6):
+            status, headers, body = server.get(route)
+            if expected is None:
+                assert status == 404, (route, status, body)
+                assert headers.get_content_type() == PROBLEM
+            else:
+                assert status == 200, (route, status, body)
+                assert version_of(body) == expected, route
+
+    with Load(server, routes) as load:
+        load.settle()
+        for version in range(2, 10):
+            changed = ids if version % 2 else ids[version % len(ids):][:2]
+            rpc.write(changed, code=snippet(version))
+            # A new endpoint, the previous one archived, an older one
+            # deleted: all in the same sync.
+            route = f'/churn/{version}'
+            new = rpc.create(route=route, code=snippet(version))
+            archived = churn[-1] if churn else None
+            if archived:
+                rpc.write([archived[0]], active=False)
+            rpc.sync(changed + [new] + ([archived[0]] if archived else []))
+            returned = time.monotonic()
+            for id_, r in zip(ids, routes):
+                if id_ in changed:
+                    synced[r].append((returned, version))
+            churn.append((new, route, version))
+            check_churn(route, version)
+            if archived:
+                check_churn(archived[1], None)
+            if len(churn) > 2:
+                gone = churn[-3]
+                rpc.delete([gone[0]])
+                check_churn(gone[1], None)
+            load.settle()
+
+    assert not load.errors, load.errors[:5]
+    failures = [r[:5] for r in load.results if r[3] != 200]
+    assert not failures, failures[:5]
+    stale = []
+    for route, start, _, _, _, body in load.results:
+        expected = max(v for t, v in synced[route] if t < start)
+        if version_of(body) < expected:
+            stale.append((route, start, version_of(body), expected))
+    assert not stale, stale[:5]
+    # Enough traffic to have crossed every sync on every worker.
+    assert len(load.results) > 100
+
+
+@only_postgresql
+def test_postgresql_restart(pg_site):
+    "PostgreSQL down: 503 problem+json at once; back: served again"
+    server, = pg_site.servers
+    cluster = pg_site.cluster
+    rpc = pg_site.rpc
+    route = '/restart/ping'
+    rpc.sync([rpc.create(route=route, code=snippet(1))])
+    workers = server.worker_pids()
+    assert server.get(route)[0] == 200
+
+    with Load(server, [route], threads=3, requests=3000, seconds=120,
+            timeout=20) as load:
+        load.settle()
+        stopped = time.monotonic()
+        cluster.stop('fast')
+        try:
+            # While it is down, fresh requests answer 503 quickly.
+            down = []
+            for _ in range(5):
+                start = time.monotonic()
+                status, headers, body = server.get(route, timeout=20)
+                down.append((status, headers.get_content_type(),
+                        time.monotonic() - start))
+                time.sleep(0.2)
+        finally:
+            cluster.start()
+        restarted = time.monotonic()
+        deadline = restarted + 30
+        while time.monotonic() < deadline:
+            if server.get(route, timeout=20)[0] == 200:
+                break
+            time.sleep(0.2)
+        recovered = time.monotonic()
+        load.settle()
+
+    assert all(s == 503 and t == PROBLEM for s, t, _ in down), down
+    assert max(d for _, _, d in down) < 5, down
+    assert recovered < deadline, "not served again after the restart"
+    assert server.worker_pids() == workers, "workers were restarted"
+    assert not load.errors, load.errors[:5]
+    for _, start, end, status, content_type, _ in load.results:
+        assert status in {200, 503}, status
+        if status == 503:
+            assert content_type == PROBLEM
+            assert start >= stopped - 1 and end <= restarted + 30
+        assert end - start < 10
+    assert load.results[-1][3] == 200
+
+
+def test_slow_snippet(site):
+    "An endpoint over its budget answers 504 and blocks nobody else"
+    server = site.servers[0]
+    rpc = site.rpc
+    slow = rpc.create(route='/slow', timeout=1.0,
+        code="while True:\n    pass\n")
+    fast = rpc.create(route='/fast', code=snippet(1))
+    rpc.sync([slow, fast])
+    answer = {}
+
+    def call_slow():
+        start = time.monotonic()
+        answer['response'] = server.get('/slow', timeout=30)
+        answer['times'] = (start, time.monotonic())
+
+    thread = threading.Thread(target=call_slow)
+    thread.start()
+    time.sleep(0.1)
+    fast_times = []
+    for _ in range(3):
+        status, _, body = server.get('/fast', timeout=30)
+        assert (status, version_of(body)) == (200, 1)
+        fast_times.append(time.monotonic())
+    thread.join(60)
+
+    status, headers, body = answer['response']
+    assert status == 504, body
+    assert headers.get_content_type() == PROBLEM
+    problem = json.loads(body)
+    assert problem['status'] == 504
+    start, end = answer['times']
+    assert 1.0 <= end - start < 10
+    # The fast endpoint was answered while the slow one ran.
+    assert fast_times[-1] < end

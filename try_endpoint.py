@@ -1,0 +1,159 @@
+# This file is part of the endpoint module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+"""The Test button: run the edited definition on a sample request."""
+import copy
+import uuid
+from contextlib import contextmanager
+from dataclasses import replace
+from urllib.parse import urlsplit
+
+from trytond.model import ModelView, fields
+from trytond.pool import Pool
+from trytond.protocols.wrappers import Request
+from trytond.transaction import Transaction
+from trytond.wizard import Button, StateTransition, StateView, Wizard
+from werkzeug.test import EnvironBuilder
+
+from trytond_endpoint.definition import METHODS
+from trytond_endpoint.problem import Problem
+from trytond_endpoint.routing import LiveMap
+
+from . import serve
+
+
+class TryRequest(ModelView):
+    "Sample request"
+    __name__ = 'endpoint.endpoint.try.request'
+
+    method = fields.Selection(
+        [(m, m) for m in METHODS], "Method", required=True, sort=False)
+    path = fields.Char(
+        "Path", required=True,
+        help="Below the mount, with the query string, e.g. /orders?limit=2")
+    headers = fields.Text("Headers", help="One 'Name: value' per line.")
+    body = fields.Text("Body")
+
+
+class TryResponse(ModelView):
+    "Sample response"
+    __name__ = 'endpoint.endpoint.try.response'
+
+    status = fields.Integer("Status", readonly=True)
+    headers = fields.Text("Headers", readonly=True)
+    body = fields.Text("Body", readonly=True)
+    logs = fields.Text("Log", readonly=True)
+
+
+class TryEndpoint(Wizard):
+    "Test Endpoint"
+    __name__ = 'endpoint.endpoint.try'
+    start = StateView('endpoint.endpoint.try.request',
+        'endpoint.endpoint_try_request_view_form', [
+            Button("Close", 'end', 'tryton-cancel'),
+            Button("Run", 'run', 'tryton-launch', default=True),
+            ])
+    run = StateTransition()
+    response = StateView('endpoint.endpoint.try.response',
+        'endpoint.endpoint_try_response_view_form', [
+            Button("Close", 'end', 'tryton-close'),
+            Button("Again", 'start', 'tryton-back', default=True),
+            ])
+
+    def default_start(self, fields):
+        if self.start.path:
+            return {'method': self.start.method, 'path': self.start.path,
+                'headers': self.start.headers, 'body': self.start.body}
+        endpoint = self.record
+        headers = ''
+        if endpoint.content_type:
+            headers = f'Content-Type: {endpoint.content_type}'
+        return {'method': endpoint.method, 'path': endpoint.route,
+            'headers': headers, 'body': ''}
+
+    def transition_run(self):
+        status, headers, body, logs = try_definition(
+            self.record.get_definition(), self.start.method,
+            self.start.path, self.start.headers or '',
+            self.start.body or '')
+        self.response.status = status
+        self.response.headers = headers
+        self.response.body = body
+        self.response.logs = logs
+        return 'response'
+
+    def default_response(self, fields):
+        return {f: getattr(self.response, f, None)
+            for f in ['status', 'headers', 'body', 'logs']}
+
+
+_PENDING = ['create_records', 'delete_records', 'trigger_records',
+    'log_records', 'user_notifications', 'check_warnings', 'timestamp',
+    'tasks', '_datamanagers']
+
+
+@contextmanager
+def _rolled_back(transaction):
+    """Undo in the database and in the transaction what the block did.
+
+    A savepoint rather than a second transaction: on SQLite a second
+    connection would wait for this one's lock.
+    """
+    saved = {name: copy.deepcopy(getattr(transaction, name))
+        for name in _PENDING}
+    cursor = transaction.connection.cursor()
+    cursor.execute('SAVEPOINT endpoint_try')
+    try:
+        yield
+    finally:
+        cursor.execute('ROLLBACK TO SAVEPOINT endpoint_try')
+        cursor.execute('RELEASE SAVEPOINT endpoint_try')
+        for name, value in saved.items():
+            if name == 'tasks':
+                # A view on the thread's task list, not an attribute
+                transaction.tasks[:] = value
+            else:
+                setattr(transaction, name, value)
+        for cache in transaction.cache.values():
+            cache.clear()
+
+
+def try_definition(definition, method, path, headers_text, body):
+    """Run a definition, synced or not, on a sample request.
+
+    The run happens in a transaction of its own that is always rolled back,
+    as the endpoint's exec user or else the current user; credentials are
+    not checked. Returns (status, headers, body, log) as text.
+    """
+    pool = Pool()
+    headers = {}
+    for line in headers_text.splitlines():
+        name, sep, value = line.partition(':')
+        if sep and name.strip():
+            headers[name.strip()] = value.strip()
+    url = urlsplit(path if path.startswith('/') else '/' + path)
+    builder = EnvironBuilder(path=url.path, query_string=url.query,
+        method=method, headers=headers,
+        data=body.encode('utf-8') if body else None)
+    request = Request(builder.get_environ())
+    request.view_args = {'database_name': pool.database_name}
+    request_id = uuid.uuid4().hex[:12]
+    failed = {'endpoint': definition.id, 'logs': []}
+    user_id = definition.exec_user or Transaction().user
+    with _rolled_back(Transaction()):
+        try:
+            live = LiveMap(0, [replace(definition, active=True)])
+            entry, path_params = live.match(
+                url.path, method)
+            response = serve.execute(request, pool, entry, url.path,
+                path_params, user_id, failed, request_id)
+        except Problem as problem:
+            response = problem.response()
+        except Exception as exception:
+            response = serve.error_response(
+                exception, request, request_id, failed)
+    logs = '\n'.join(f'{level}: {message}'
+        for _, level, _, message in failed['logs'])
+    return (response.status_code,
+        '\n'.join(f'{k}: {v}' for k, v in response.headers.items()),
+        response.get_data(as_text=True), logs)
