@@ -1,9 +1,11 @@
 # This file is part of the endpoint module.  The COPYRIGHT file at the top
 # level of this repository contains the full copyright notices and license
 # terms.
+import datetime as dt
 import json
 
 from sql import Literal
+from trytond import config
 from trytond.i18n import gettext
 from trytond.model import DeactivableMixin, ModelSQL, ModelView, Unique, fields
 from trytond.pool import Pool
@@ -379,4 +381,14 @@ class Log(ModelSQL, ModelView):
     def __setup__(cls):
         super().__setup__()
         cls._order = [('time', 'DESC'), ('id', 'DESC')]
+
+    @classmethod
+    def clean(cls, days=None):
+        "Delete the lines older than the retention ([endpoint] log_retention)"
+        if days is None:
+            days = config.getint('endpoint', 'log_retention', default=30)
+        limit = dt.datetime.now() - dt.timedelta(days=days)
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.delete(where=table.time < limit))
 

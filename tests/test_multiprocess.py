@@ -195,16 +195,31 @@ def build(folder, uri, database, path=None):
         env=clean_env(TRYTONPASSFILE=str(password)),
         capture_output=True, timeout=600)
     assert result.returncode == 0, result.stderr.decode()[-3000:]
+    result = subprocess.run([sys.executable, '-c', MAKE_ADMIN, conf,
+            database], env=clean_env(), capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
     return conf
 
 
-def make_admin(rpc):
-    "Give the admin the right to edit and sync endpoints, then log in again"
-    group_ids = rpc.model('res.group', 'search',
-        [['name', '=', 'Endpoint Administration']], 0, None, None)
-    rpc.model('res.user', 'write', [rpc.user_id],
-        {'groups': [['add', group_ids]]})
-    return Rpc(rpc.port, rpc.database)
+# Run with the ORM in a process of its own, before any server starts, so
+# that no server holds the admin's groups in its cache.
+MAKE_ADMIN = """
+import sys
+from trytond import config
+config.update_etc(sys.argv[1])
+from trytond.pool import Pool
+from trytond.transaction import Transaction
+Pool.start()
+pool = Pool(sys.argv[2])
+pool.init()
+with Transaction().start(sys.argv[2], 0) as transaction:
+    User = pool.get('res.user')
+    ModelData = pool.get('ir.model.data')
+    group = ModelData.get_id('endpoint', 'group_endpoint_admin')
+    User.write(User.search([('login', '=', 'admin')]),
+        {'groups': [('add', [group])]})
+    transaction.commit()
+"""
 
 
 class Site:
@@ -236,7 +251,7 @@ def sqlite_site():
             ]
         for server in servers:
             server.wait_ready()
-        rpc = make_admin(Rpc(servers[0].port, database))
+        rpc = Rpc(servers[0].port, database)
         site = Site(folder, servers, rpc)
     except BaseException:
         Site(folder, servers, None).close()
@@ -258,7 +273,7 @@ def pg_site():
         conf = build(folder, cluster.uri, database)
         servers = [Server(folder, conf, database, 3, 'pg')]
         servers[0].wait_ready()
-        rpc = make_admin(Rpc(servers[0].port, database))
+        rpc = Rpc(servers[0].port, database)
         site = Site(folder, servers, rpc, cluster)
     except BaseException:
         Site(folder, servers, None, cluster).close()

@@ -323,6 +323,28 @@ class RouteTestCase(EndpointRouteTestCase):
         sync(endpoint)
         self.assertEqual(self.client().get(self.url('/later')).data, b'1')
 
+    def test_log_lines(self):
+        "log() lines reach the endpoint's log, even when the run fails"
+        endpoint = self.public('/logged',
+            "log('first')\nlog('careful', level='warning')\n"
+            "if request.args.get('fail'):\n    x = {}['boom']\n"
+            "result['payload'] = 1")
+        self.client().get(self.url('/logged'))
+        response = self.client().get(self.url('/logged?fail=1'))
+        error_id = json.loads(response.data)['error_id']
+        with Transaction().start(DB_NAME, 0) as transaction:
+            Log = Pool().get('endpoint.log')
+            logs = Log.search([('endpoint', '=', endpoint)],
+                order=[('id', 'ASC')])
+            self.assertEqual([(log.level, log.message) for log in logs][:2],
+                [('info', 'first'), ('warning', 'careful')])
+            self.assertEqual(logs[-1].level, 'error')
+            self.assertEqual(logs[-1].request_id, error_id)
+            self.assertIn('KeyError', logs[-1].message)
+            Log.clean(days=-1)
+            self.assertFalse(Log.search([('endpoint', '=', endpoint)]))
+            transaction.rollback()
+
     def test_query_args(self):
         "Query arguments are coerced by the query schema"
         self.public('/search', "result['payload'] = request.args",

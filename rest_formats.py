@@ -1,0 +1,172 @@
+# This file is part of the endpoint module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+"""Record bodies of the REST helper as JSON, XML or CSV.
+
+JSON is Tryton's own encoding (``trytond.protocols.jsonrpc.JSONEncoder``),
+byte for byte what the built-in REST API answers, so that naiad reads it.
+XML and CSV write the same values as text, the same way in both:
+
+========== ==========================================================
+value      text
+========== ==========================================================
+None       empty (XML: ``nil="true"``)
+bool       ``true`` / ``false``
+Decimal    its exact digits, e.g. ``12.30``
+date, time ISO 8601: ``2026-01-02``, ``2026-01-02T10:00:00``, ``10:00:00``
+timedelta  seconds, e.g. ``90.0``
+bytes      base64 (RFC 4648, standard alphabet)
+========== ==========================================================
+
+XML adds a ``type`` attribute to the values that are not text. In CSV,
+nested records (dotted ``f``) become ``parent.field`` columns and lists
+are written as a JSON array of the texts above.
+"""
+import base64
+import csv
+import datetime as dt
+import io
+import json
+from decimal import Decimal
+
+from lxml import etree
+from trytond.protocols.jsonrpc import JSONEncoder
+
+FORMATS = {
+    'json': 'application/json',
+    'xml': 'application/xml',
+    'csv': 'text/csv',
+    }
+SUFFIXES = tuple(f'.{f}' for f in FORMATS)
+_CONTENT_TYPES = {
+    'json': 'application/json',
+    'xml': 'application/xml; charset=utf-8',
+    'csv': 'text/csv; charset=utf-8; header=present',
+    }
+# Characters XML 1.0 can not carry, even escaped.
+_XML_INVALID = dict.fromkeys(
+    [c for c in range(0x20) if c not in (0x9, 0xA, 0xD)] + [0xFFFE, 0xFFFF])
+
+
+def content_type(format_):
+    return _CONTENT_TYPES[format_]
+
+
+def encode(data, format_, model=None):
+    "The body of ``data`` (a record dict or a list of them) as bytes"
+    if format_ == 'json':
+        return json.dumps(data, cls=JSONEncoder).encode('utf-8')
+    if format_ == 'xml':
+        return _xml(data, model)
+    if format_ == 'csv':
+        return _csv(data if isinstance(data, list) else [data])
+    raise ValueError(format_)
+
+
+def text(value):
+    "The text of a scalar value in XML and CSV"
+    if value is None:
+        return ''
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode('ascii')
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value.total_seconds())
+    if isinstance(value, Decimal):
+        return str(value)
+    return str(value)
+
+
+def _type(value):
+    for kind, name in [
+            (bool, 'boolean'), (int, 'integer'), (float, 'float'),
+            (Decimal, 'decimal'), (dt.datetime, 'datetime'),
+            (dt.date, 'date'), (dt.time, 'time'),
+            (dt.timedelta, 'timedelta'), ((bytes, bytearray), 'base64')]:
+        if isinstance(value, kind):
+            return name
+    return None
+
+
+def _xml(data, model):
+    if isinstance(data, list):
+        root = etree.Element('records')
+        if model:
+            root.set('model', model)
+        for item in data:
+            _xml_value(root, 'record', item)
+    else:
+        root = etree.Element('record')
+        _xml_fill(root, data)
+    return etree.tostring(root, xml_declaration=True, encoding='utf-8')
+
+
+def _xml_fill(element, record):
+    for key, attribute in [('__name__', 'model'), ('id', 'id')]:
+        if record.get(key) is not None:
+            element.set(attribute, text(record[key]))
+    for key, value in record.items():
+        if key not in {'__name__', 'id'}:
+            _xml_value(element, key, value)
+
+
+def _xml_value(parent, tag, value):
+    element = etree.SubElement(parent, tag)
+    if isinstance(value, dict):
+        _xml_fill(element, value)
+    elif isinstance(value, (list, tuple)):
+        element.set('type', 'list')
+        for item in value:
+            _xml_value(element, 'item', item)
+    elif value is None:
+        element.set('nil', 'true')
+    else:
+        kind = _type(value)
+        if kind:
+            element.set('type', kind)
+        element.text = text(value).translate(_XML_INVALID)
+    return element
+
+
+def _csv(records):
+    rows = [dict(_flatten(r)) for r in records]
+    columns = []
+    for row in rows:
+        for key in row:
+            if key not in columns:
+                columns.append(key)
+    if 'id' in columns:
+        columns.remove('id')
+        columns.insert(0, 'id')
+    output = io.StringIO()
+    writer = csv.writer(output, lineterminator='\r\n')
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([row.get(c, '') for c in columns])
+    return output.getvalue().encode('utf-8')
+
+
+def _flatten(record, prefix=''):
+    for key, value in record.items():
+        if key == '__name__':
+            continue
+        if isinstance(value, dict):
+            yield from _flatten(value, f'{prefix}{key}.')
+        elif isinstance(value, (list, tuple)):
+            yield f'{prefix}{key}', json.dumps(
+                [_plain(v) for v in value], ensure_ascii=False)
+        else:
+            yield f'{prefix}{key}', text(value)
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if k != '__name__'}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    return text(value) if value is not None else None
