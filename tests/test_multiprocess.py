@@ -118,6 +118,13 @@ class Rpc:
     def sync(self, ids):
         self.model('endpoint.endpoint', 'sync', ids)
 
+    def sync_all(self):
+        "The Sync Registry action"
+        name = 'wizard.endpoint.sync_registry'
+        session, _, _ = self.call(f'{name}.create', {})
+        self.call(f'{name}.execute', session, {}, 'sync', {})
+        self.call(f'{name}.delete', session, {})
+
     def delete(self, ids):
         self.model('endpoint.endpoint', 'delete', ids)
 
@@ -379,7 +386,7 @@ def test_sqlite_two_processes(sqlite_site):
 
     rpc.write([id_], active=False)
     assert b.get(route)[0] == 200, "archived before sync"
-    rpc.sync([id_])
+    rpc.sync_all()
     for server in [b, a, a]:
         status, headers, _ = server.get(route)
         assert status == 404
