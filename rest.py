@@ -355,9 +355,9 @@ class RestHelper:
         headers = {'Accept-Ranges': 'records'}
         if ranged:
             if not rows and offset:
+                total = self._count(Model, domain, None)
                 raise Problem(416, "No records in that range.",
-                    headers={'Content-Range': f'records */{self._count(
-                            Model, domain, None)}'})
+                    headers={'Content-Range': f'records */{total}'})
             if limit is None:
                 limit = len(rows)
             if len(rows) >= limit:
@@ -556,8 +556,10 @@ def _check_domain(Model, domain, allowed):
     for item in items:
         if _is_leaf(item):
             _check_path(Model, item[0], 'd', allowed)
-            field = Model._fields[item[0].split('.')[0]]
+            field = Model._fields.get(item[0].split('.')[0])
             target = None
+            if field is None:
+                continue
             if field._type == 'reference' and len(item) > 3:
                 target = item[3]
             elif hasattr(field, 'get_target'):

@@ -37,9 +37,10 @@ from trytond_endpoint.sandbox import (
     run_snippet,
 )
 from trytond_endpoint.sandbox import Response as SnippetResponse
-from trytond_endpoint.sandbox_namespaces import FrozenMultiMapping
+from trytond_endpoint.sandbox_namespaces import Facts, FrozenMultiMapping
 from trytond_endpoint.sandbox_namespaces import UserError as SnippetError
 
+from .rest import RestHelper
 from .snippet_pool import PoolProxy
 
 logger = logging.getLogger(__name__)
@@ -246,9 +247,11 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
                 path_params=path_params,
                 content_type=request.mimetype or None),
             'pool': PoolProxy(),
+            'rest': RestHelper(request),
             'user': _user_facts(pool, user_id),
-            'endpoint': {'id': definition.id, 'name': definition.name,
-                'route': definition.route, 'method': definition.method},
+            'endpoint': Facts('endpoint', id=definition.id,
+                name=definition.name, route=definition.route,
+                method=definition.method),
             'context': {k: v for k, v in transaction.context.items()
                 if not k.startswith('_')},
             'log': _logger(logs, definition.id, request_id),
@@ -379,8 +382,8 @@ def _body(request, definition, compiled):
 def _user_facts(pool, user_id):
     User = pool.get('res.user')
     user = User(user_id)
-    return {'id': user.id, 'login': user.login, 'name': user.name,
-        'language': user.language.code if user.language else None}
+    return Facts('user', id=user.id, login=user.login, name=user.name,
+        language=user.language.code if user.language else None)
 
 
 def _logger(logs, endpoint_id, request_id):

@@ -39,6 +39,7 @@ from trytond import backend
 from trytond.exceptions import UserError, UserWarning
 from trytond.model import ModelStorage
 from trytond.model.exceptions import AccessError
+from trytond.model.modelview import AccessButtonError
 from trytond.pool import Pool
 from trytond.transaction import Transaction, check_access
 
@@ -109,7 +110,7 @@ def _sanitized(state, exception):
     "A fresh exception, holding only text, for the snippet"
     if isinstance(exception, (ModelRefused, BudgetExceeded)):
         return exception
-    if isinstance(exception, AccessError):
+    if isinstance(exception, (AccessError, AccessButtonError)):
         return ModelRefused(
             str(exception.message), str(exception.description or ''))
     if isinstance(exception, UserWarning):
@@ -211,16 +212,27 @@ def _ids(Model_, items, state=None):
     return ids
 
 
-def _id_value(value):
-    "A value compared with a relation: ids, views or None"
+def _id_value(value, nested=True):
+    "A value compared with a relation to an administration model: ids"
     if isinstance(value, RecordView):
         return value.id
     if value is None or (type(value) is int):
         return value
-    if isinstance(value, (list, tuple)):
-        return [_id_value(v) for v in value if not isinstance(v, list)]
+    if nested and isinstance(value, (list, tuple)):
+        return [_id_value(v, nested=False) for v in value]
     raise ModelRefused(
         "Relations to administration models may only be compared by id.")
+
+
+def _relation_id(field, value):
+    "The value of a many2one or one2one: a view, an id or None"
+    if isinstance(value, RecordView):
+        if value._view_model() != _target(field):
+            raise TypeError(f"{field.name} takes a {_target(field)} record.")
+        return value.id
+    if value is None or (type(value) is int and 0 < value < 2 ** 63):
+        return value
+    raise TypeError(f"{field.name} takes a record or an id.")
 
 
 def _data(value):
@@ -337,8 +349,6 @@ def _path(Model_, path, walk_last=False):
     names = path.split('.')
     for i, name in enumerate(names):
         last = i == len(names) - 1
-        if not last or not name.startswith('rec_name:'):
-            name = name.partition(':lang=')[0] if last else name
         field = _field(Model_, name)
         if last and not walk_last:
             return
@@ -389,8 +399,7 @@ def _values(Model_, values):
 def _value(field, value):
     kind = field._type
     if kind in _SINGLE:
-        return _id_value(value) if not isinstance(value, list) else (
-            _bad_relation(field))
+        return _relation_id(field, value)
     if kind == 'reference':
         return _reference(value)
     if kind in _MULTI:
@@ -407,10 +416,6 @@ def _value(field, value):
     elif isinstance(value, Mapping):
         raise TypeError(f"{field.name} does not take a dict.")
     return _data(value)
-
-
-def _bad_relation(field):
-    raise TypeError(f"{field.name} takes a record or an id.")
 
 
 def _reference(value):

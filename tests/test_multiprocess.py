@@ -239,6 +239,8 @@ class Site:
     def close(self):
         for server in self.servers:
             server.stop()
+            # Shown by pytest when a test failed.
+            print(f"== {server.log.name}", server.log.read_text()[-6000:])
         if self.cluster is not None:
             self.cluster.__exit__(None, None, None)
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -211,7 +211,7 @@ class RouteTestCase(EndpointRouteTestCase):
     def test_basic_auth(self):
         "user auth: Basic with a Tryton login, 401 otherwise"
         define(route='/me', auth='user',
-            code="result['payload'] = [user['login']]")
+            code="result['payload'] = [user.login]")
         response = self.client().get(self.url('/me'),
             headers=basic('alice'))
         self.assertEqual(response.status_code, 200, response.data)

@@ -763,3 +763,14 @@ def test_zz_summary(capsys):
         print(f"\nsandbox: {len(ESCAPES) + len(DOS) + len(PAYLOADS) + 1} "
             f"escape attempts, {COUNTS['legitimate']} legitimate snippets "
             f"run ({COUNTS['escapes']} attempts run in this session)")
+
+
+def test_snippet_doc_lists_every_name():
+    "doc/snippet.rst documents every name of the sandbox's table"
+    import pathlib
+
+    from trytond_endpoint.sandbox import HELP
+    text = (pathlib.Path(__file__).parent.parent / 'doc' / 'snippet.rst'
+        ).read_text()
+    for entry in HELP:
+        assert f"``{entry['name']}``" in text, entry['name']

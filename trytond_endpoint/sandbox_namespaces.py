@@ -24,8 +24,8 @@ class Namespace:
     "A read-only bag of names, such as ``json`` or ``hashlib`` in snippets."
     __slots__ = ('_name', '_names')
 
-    def __init__(self, name, **names):
-        object.__setattr__(self, '_name', name)
+    def __init__(self, _name, /, **names):
+        object.__setattr__(self, '_name', _name)
         object.__setattr__(self, '_names', types.MappingProxyType(names))
 
     def __getattr__(self, name):
@@ -45,6 +45,23 @@ class Namespace:
 
     def __repr__(self):
         return f'<{self._name}: {", ".join(sorted(self._names))}>'
+
+
+class Facts(Namespace):
+    "Read-only facts (``user``, ``endpoint``): ``user.login`` or ``user['login']``"
+    __slots__ = ()
+
+    def __getitem__(self, name):
+        try:
+            return self._names[name]
+        except KeyError:
+            raise KeyError(name) from None
+
+    def get(self, name, default=None):
+        return self._names.get(name, default)
+
+    def to_dict(self):
+        return dict(self._names)
 
 
 # Plain data check, shared by json.dumps and the caller's payload check.
