@@ -7,8 +7,7 @@ import io
 import unittest
 from pathlib import Path
 
-from trytond.tests.test_tryton import (
-    doctest_checker, doctest_setup, doctest_teardown)
+from trytond.tests.test_tryton import doctest_checker, doctest_setup, doctest_teardown
 
 HERE = Path(__file__).parent
 FLAGS = (doctest.REPORT_ONLY_FIRST_FAILURE | doctest.ELLIPSIS
