@@ -534,13 +534,16 @@ def _readable(Model, path):
 
 def _relations(Model, fields):
     "The sub-collections the user may follow"
+    ModelAccess = Pool().get('ir.model.access')
     allowed = _roots(fields)
     names = []
     for name, field in Model._fields.items():
         if (field._type in _X2MANY
                 and (allowed is None or name in allowed)
                 and not is_admin_model(field.get_target().__name__)
-                and _readable(Model, name)):
+                and _readable(Model, name)
+                and ModelAccess.check(field.get_target().__name__, 'read',
+                    raise_exception=False)):
             names.append(name)
     return sorted(names)
 

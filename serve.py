@@ -17,8 +17,14 @@ from trytond.exceptions import (
     UserWarning,
 )
 from trytond.model.exceptions import AccessError
+from trytond.pool import Pool
 from trytond.protocols.jsonrpc import JSONDecoder
-from trytond.transaction import Transaction, TransactionError, check_access
+from trytond.transaction import (
+    Transaction,
+    TransactionError,
+    check_access,
+    without_check_access,
+)
 from trytond.worker import run_task
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -248,7 +254,7 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
                 content_type=request.mimetype or None),
             'pool': PoolProxy(),
             'rest': RestHelper(request),
-            'user': _user_facts(pool, user_id),
+            'user': _UserFacts(user_id),
             'endpoint': Facts('endpoint', id=definition.id,
                 name=definition.name, route=definition.route,
                 method=definition.method),
@@ -379,11 +385,44 @@ def _body(request, definition, compiled):
         contract=compiled.request_contract)
 
 
-def _user_facts(pool, user_id):
-    User = pool.get('res.user')
-    user = User(user_id)
-    return Facts('user', id=user.id, login=user.login, name=user.name,
-        language=user.language.code if user.language else None)
+class _UserFacts:
+    """``user`` of a snippet: read only when the snippet looks at it.
+
+    Reading a user record is most of the cost of a small request.
+    """
+    __slots__ = ('__id', '__facts')
+
+    def __init__(self, user_id):
+        self.__id = user_id
+        self.__facts = None
+
+    def __load(self):
+        if self.__facts is None:
+            User = Pool().get('res.user')
+            with without_check_access():
+                values, = User.read([self.__id],
+                    ['login', 'name', 'language.code'])
+            language = values.get('language.') or {}
+            self.__facts = Facts('user', id=self.__id,
+                login=values['login'], name=values['name'],
+                language=language.get('code'))
+        return self.__facts
+
+    @property
+    def id(self):
+        return self.__id
+
+    def __getattr__(self, name):
+        return getattr(self.__load(), name)
+
+    def __getitem__(self, name):
+        return self.__load()[name]
+
+    def get(self, name, default=None):
+        return self.__load().get(name, default)
+
+    def to_dict(self):
+        return self.__load().to_dict()
 
 
 def _logger(logs, endpoint_id, request_id):

