@@ -44,6 +44,12 @@ _ORDER_DIRECTION = re.compile(
     r'^(ASC|DESC)( NULLS (FIRST|LAST))?$', re.IGNORECASE)
 _X2MANY = {'one2many', 'many2many'}
 _PSEUDO_FIELDS = {'id', '__name__'}
+# RPC methods that take domains, field paths or values: their routes check
+# what an action could not (administration models, unknown fields).
+_DATA_METHODS = frozenset({
+        'read', 'search', 'search_read', 'search_count', 'create', 'write',
+        'export_data', 'export_data_domain', 'import_data', 'autocomplete',
+        })
 
 
 class RestHelper:
@@ -138,6 +144,9 @@ class RestHelper:
                     f"{Model.__name__} has no action {action!r}.")
             raise Problem(403,
                 f"{action!r} is not an action of {Model.__name__}.")
+        if action in _DATA_METHODS:
+            raise Problem(403,
+                f"{action!r} is not an action; use the REST routes.")
         args, kwargs = self._arguments()
         method = getattr(Model, action)
         if id is not None:

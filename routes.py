@@ -9,6 +9,7 @@ from trytond.protocols.wrappers import (
     with_pool,
 )
 from trytond.wsgi import app
+from werkzeug.routing import PathConverter
 
 from trytond_endpoint.problem import Problem
 
@@ -31,7 +32,15 @@ def _problems(func):
     return wrapper
 
 
-@app.route(f'/<database_name>/{PREFIX}/<path:path>')
+class _MountPath(PathConverter):
+    "Any rest of the path, new lines too: the map answers what is unknown"
+    regex = r'[^/](?s:.)*?'
+
+
+app.url_map.converters['endpoint_path'] = _MountPath
+
+
+@app.route(f'/<database_name>/{PREFIX}/<endpoint_path:path>')
 @app.route(f'/<database_name>/{PREFIX}/', defaults={'path': ''})
 @set_max_request_size(_max_size)
 @_problems

@@ -64,6 +64,12 @@ class _NeedLogin(Exception):
 
 
 _RATE_LIMITED = -429
+try:
+    from psycopg2 import InterfaceError as _InterfaceError
+except ImportError:
+    _InterfaceError = backend.DatabaseOperationalError
+# A lost connection shows as either, depending on when it is noticed.
+_UNAVAILABLE = (backend.DatabaseOperationalError, _InterfaceError)
 
 
 def live_map(pool):
@@ -91,9 +97,16 @@ def serve(request, pool, path):
         if count:
             time.sleep(0.02 * count)
         need_login = False
-        with Transaction().start(pool.database_name, 0, readonly=readonly,
-                context=context, timeout=_request_timeout,
-                **transaction_extras) as transaction:
+        try:
+            transaction = Transaction().start(pool.database_name, 0,
+                readonly=readonly, context=context, timeout=_request_timeout,
+                **transaction_extras)
+        except _UNAVAILABLE:
+            logger.warning("Database unavailable for %s", request,
+                exc_info=True)
+            response = _unavailable()
+            break
+        with transaction:
             try:
                 response = _serve(
                     request, pool, path, caller, failed, request_id)
@@ -105,17 +118,20 @@ def serve(request, pool, path):
                 transaction.tasks.clear()
                 exception.fix(transaction_extras)
                 continue
-            except backend.DatabaseOperationalError:
+            except _UNAVAILABLE as exception:
                 transaction.rollback()
                 transaction.tasks.clear()
+                if _statement_cancelled(exception):
+                    response = error_response(BudgetExceeded(
+                            "A database statement ran over the time "
+                            "budget."), request, request_id, failed)
+                    break
                 if count < retry and not readonly:
                     count += 1
                     continue
                 logger.warning("Database unavailable for %s", request,
                     exc_info=True)
-                response = Problem(503, "The database is busy or "
-                    "unavailable; try again shortly.",
-                    headers={'Retry-After': '1'}).response()
+                response = _unavailable()
             except Exception as exception:
                 transaction.rollback()
                 transaction.tasks.clear()
@@ -138,6 +154,23 @@ def serve(request, pool, path):
     if logs:
         _write_logs(pool, logs)
     return response
+
+
+def _unavailable():
+    return Problem(503, "The database is busy or unavailable; "
+        "try again shortly.", headers={'Retry-After': '1'}).response()
+
+
+def _limit_statements(transaction, budget):
+    # The snippet's budget bounds its SQL too, where the database can.
+    if backend.name == 'postgresql':
+        cursor = transaction.connection.cursor()
+        cursor.execute('SET LOCAL statement_timeout = %s',
+            (max(int(budget * 1000), 1),))
+
+
+def _statement_cancelled(exception):
+    return getattr(exception, 'pgcode', None) == '57014'
 
 
 def _login(request):
@@ -263,8 +296,9 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
             'log': _logger(logs, definition.id, request_id),
             'result': result,
             }
-        run_snippet(compiled.code, names,
-            timeout=definition.timeout or DEFAULT_TIMEOUT)
+        budget = definition.timeout or DEFAULT_TIMEOUT
+        _limit_statements(transaction, budget)
+        run_snippet(compiled.code, names, timeout=budget)
         response = _response(result, method)
         response.headers['Content-Language'] = (
             transaction.language.replace('_', '-'))

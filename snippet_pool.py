@@ -269,7 +269,7 @@ def _domain(Model_, domain):
         return _leaf(Model_, domain)
     result = []
     for i, item in enumerate(domain):
-        if i == 0 and item in {'AND', 'OR'}:
+        if i == 0 and isinstance(item, str) and item in {'AND', 'OR'}:
             result.append(item)
         else:
             result.append(_domain(Model_, item))

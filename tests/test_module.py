@@ -97,8 +97,9 @@ class EndpointTestCase(ModuleTestCase):
         Endpoint = Pool().get('endpoint.endpoint')
         Endpoint.sync([endpoint])
         self.assertEqual(Endpoint(endpoint.id).state, 'live')
-        self.assertEqual(Endpoint.search([('state', '=', 'live')]),
-            [endpoint])
+        self.assertIn(endpoint, Endpoint.search([('state', '=', 'live')]))
+        self.assertNotIn(endpoint,
+            Endpoint.search([('state', '=', 'out_of_sync')]))
         Endpoint.write([endpoint], {'code': "result['payload'] = 2"})
         self.assertEqual(Endpoint(endpoint.id).state, 'out_of_sync')
 

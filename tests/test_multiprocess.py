@@ -131,6 +131,7 @@ class Rpc:
 
 class Server:
     "gunicorn serving trytond.application:app"
+    app = 'trytond.application:app'
 
     def __init__(self, folder, conf, database, workers, name):
         self.port = free_port()
@@ -142,7 +143,7 @@ class Server:
             self.process = subprocess.Popen([BIN / 'gunicorn',
                     '-w', str(workers), '-b', f'127.0.0.1:{self.port}',
                     '--timeout', '60', '--graceful-timeout', '5',
-                    'trytond.application:app'],
+                    self.app],
                 env=env, stdout=log, stderr=subprocess.STDOUT)
         self.database = database
         self.workers = workers

@@ -145,18 +145,20 @@ class NaiadTestCase(EndpointRouteTestCase):
         self.assertEqual(context.exception.response.status_code, 404)
 
     def test_action_model(self):
-        "An RPC method of the model"
-        count = self.naiad().action('party.party', 'search_count',
-            kwargs={'domain': [('code', '=', 'N03')]})
-        self.assertEqual(count, 1)
+        "An RPC method of the model with keyword arguments"
+        definitions = self.naiad().action('party.party', 'fields_get',
+            kwargs={'fields_names': ['name', 'code']})
+        self.assertEqual(set(definitions), {'name', 'code'})
 
     def test_action_record(self):
-        "An RPC method on a record answers the record"
+        "An RPC method on a record answers the record when it returns none"
         record = Record('party.party', id=self.party_ids[2])
-        record = self.naiad().action(record, 'write',
-            kwargs={'values': {'name': 'Naiad acted'}}, fields=['name'])
+        record = self.naiad().action(record, 'pre_validate', fields=['name'])
         self.assertIsInstance(record, Record)
-        self.assertEqual(record.name, 'Naiad acted')
+        self.assertEqual(record.name, 'Naiad 03')
+        resources = self.naiad().action(
+            'party.party', 'resources', id=self.party_ids[2])
+        self.assertEqual(resources['attachment_count'], 0)
 
     def test_report(self):
         "A report and its file name"

@@ -312,7 +312,11 @@ def test_problem_responses(doc):
     def statuses(id_):
         return set(by_id(doc, id_)[2]['responses'])
     # public, GET without path variables
-    assert statuses(14) == {'200', '400', '500', '503'}
+    assert statuses(14) == {'200', '2XX', '400', '500', '503'}
+    # a path variable: 404, and 405 when its value fits another route
+    assert statuses(6) >= {'404', '405'}
+    # the code may answer nothing: 204, but not to a GET
+    assert '204' in statuses(6) and '204' not in statuses(14)
     # public POST with a body and a path variable
     assert statuses(6) >= {'404', '413', '415'}
     assert not statuses(6) & {'401', '403'}

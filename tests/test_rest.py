@@ -406,23 +406,29 @@ class RestTestCase(EndpointRouteTestCase):
     # Actions
 
     def test_model_action(self):
-        "A class RPC method with JSON keyword arguments"
-        response = self.send('POST', '/rest/model/party.party/search_count',
-            {'domain': [['code', '=', 'P01']]})
-        self.assertEqual(response.status_code, 200, response.data)
-        self.assertEqual(loads(response), 1)
+        "A class RPC method with JSON keyword or positional arguments"
+        path = '/rest/model/party.party/fields_get'
+        for body in [{'fields_names': ['name']}, [['name']]]:
+            with self.subTest(body=body):
+                response = self.send('POST', path, body)
+                self.assertEqual(response.status_code, 200, response.data)
+                self.assertEqual(list(loads(response)), ['name'])
 
     def test_record_action(self):
-        "A record action with no result answers the record"
-        with Transaction().start(DB_NAME, 0) as transaction:
-            party, = Pool().get('party.party').create([{'name': 'Acting'}])
-            transaction.commit()
+        "A record action answers its result, or the record if none"
+        party_id = self.party_ids[5]
         response = self.send('POST',
-            f'/rest/model/party.party/{party.id}/write',
-            [{'name': 'Acted'}], query_string={'f': 'name'})
+            f'/rest/model/party.party/{party_id}/pre_validate',
+            query_string={'f': 'name'})
         self.assertEqual(response.status_code, 200, response.data)
         self.assertEqual(loads(response), {
-                'id': party.id, '__name__': 'party.party', 'name': 'Acted'})
+                'id': party_id, '__name__': 'party.party', 'name': 'Party 06'})
+        response = self.send('POST',
+            f'/rest/model/party.party/{party_id}/resources')
+        self.assertEqual(response.status_code, 200, response.data)
+        self.assertIn('attachment_count', loads(response))
+        self.assertProblem(self.send('POST',
+                '/rest/model/party.party/999999/pre_validate'), 404)
 
     def test_action_refused(self):
         "Only RPC methods: others 403, unknown names 404, bad arguments 400"
@@ -432,8 +438,13 @@ class RestTestCase(EndpointRouteTestCase):
         self.assertProblem(self.send('POST', f'{path}/__table__'), 404)
         self.assertProblem(self.send('POST', f'{path}/_get_name'), 404)
         self.assertProblem(self.send('POST', f'{path}/get_rec_name'), 403)
-        self.assertProblem(self.send('POST', f'{path}/search_count',
+        self.assertProblem(self.send('POST', f'{path}/fields_get',
                 {'nope': 1}), 400)
+        # data methods have their own, checked, routes
+        for name in ['read', 'search_read', 'write', 'export_data']:
+            with self.subTest(name=name):
+                self.assertProblem(self.send('POST', f'{path}/{name}',
+                        [[self.party_ids[0]], ['create_uid.login']]), 403)
 
     # Formats
 
@@ -551,3 +562,28 @@ class RestTestCase(EndpointRouteTestCase):
                     'd': b64([('addresses.city', '=', 'Namur')])}), 400)
         self.assertProblem(
             self.get('/partners', query_string={'x': 1}), 400)
+
+    # The seed records
+
+    def test_seeds_live_after_activation(self):
+        "The seed endpoints are live with no manual sync"
+        with Transaction().start(DB_NAME, 0):
+            Endpoint = Pool().get('endpoint.endpoint')
+            seeds = Endpoint.search([('route', 'like', '/rest/%')])
+            self.assertEqual(len(seeds), 10)
+            self.assertEqual({s.state for s in seeds}, {'live'})
+            self.assertEqual({s.auth for s in seeds}, {'application'})
+            for seed in seeds:
+                self.assertLessEqual(len(seed.code.splitlines()), 3)
+
+    def test_head_and_options(self):
+        "HEAD answers the headers of GET, OPTIONS the methods"
+        response = self.client().head(self.url('/rest/model/party.party'),
+            headers=bearer(self.alice_key))
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.data, b'')
+        response = self.client().open(
+            self.url(f'/rest/model/party.party/{self.party_ids[0]}'),
+            method='OPTIONS')
+        self.assertEqual(set(response.headers['Allow'].split(', ')),
+            {'GET', 'HEAD', 'OPTIONS', 'PUT', 'PATCH', 'DELETE', 'POST'})

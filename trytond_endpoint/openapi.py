@@ -56,6 +56,9 @@ ERRORS = {
     '401': ('Unauthorized', "Missing or bad credentials."),
     '403': ('Forbidden', "Refused by Tryton's access rights."),
     '404': ('NotFound', "No such resource."),
+    '405': ('MethodNotAllowed', (
+        "The path is served, for other methods only (a value that does "
+        "not fit this route may fit another); `Allow` lists them.")),
     '413': ('PayloadTooLarge', "The body is over the size limit."),
     '415': ('UnsupportedMediaType',
         "The body is not of the documented content type."),
@@ -304,15 +307,22 @@ def _operation(definition, variables, schemas, seed):
     if seed:
         responses = _seed_responses(seed, response)
     else:
-        responses = {'200': {
-                'description': 'Success.',
-                'content': {'application/json': {'schema': response or {}}},
-                }}
+        content = {'application/json': {'schema': response or {}}}
+        responses = {
+            '200': {'description': 'Success.', 'content': content},
+            # The code may set its own status (201 Created, 202…).
+            '2XX': {
+                'description': "Success, with the status the code chose.",
+                'content': content},
+            }
+        if definition.method != 'GET':
+            responses['204'] = {
+                'description': 'Done, nothing to answer.'}
     statuses = ['400']
     if definition.auth != 'public':
         statuses += ['401', '403']
     if variables:
-        statuses.append('404')
+        statuses += ['404', '405']
     if has_body:
         statuses += ['413', '415']
     statuses += ['500', '503']
@@ -401,6 +411,10 @@ def _error_responses():
         if status == '401':
             response['headers'] = {'WWW-Authenticate': {
                     'description': 'The accepted scheme.',
+                    'schema': {'type': 'string'}}}
+        if status == '405':
+            response['headers'] = {'Allow': {
+                    'description': 'The methods served at the path.',
                     'schema': {'type': 'string'}}}
         responses[name] = response
     return responses
