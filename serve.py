@@ -65,9 +65,10 @@ class _NeedLogin(Exception):
 
 _RATE_LIMITED = -429
 try:
-    from psycopg2 import InterfaceError as _InterfaceError
+    from psycopg import InterfaceError as _InterfaceError
 except ImportError:
     _InterfaceError = backend.DatabaseOperationalError
+_TIMEOUT = getattr(backend, 'DatabaseTimeoutError', ())
 # A lost connection shows as either, depending on when it is noticed.
 _UNAVAILABLE = (backend.DatabaseOperationalError, _InterfaceError)
 
@@ -165,12 +166,12 @@ def _limit_statements(transaction, budget):
     # The snippet's budget bounds its SQL too, where the database can.
     if backend.name == 'postgresql':
         cursor = transaction.connection.cursor()
-        cursor.execute('SET LOCAL statement_timeout = %s',
-            (max(int(budget * 1000), 1),))
+        cursor.execute("SELECT set_config('statement_timeout', %s, true)",
+            (str(max(int(budget * 1000), 1)),))
 
 
 def _statement_cancelled(exception):
-    return getattr(exception, 'pgcode', None) == '57014'
+    return isinstance(exception, _TIMEOUT)
 
 
 def _login(request):
@@ -271,6 +272,7 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
     with transaction.set_user(user_id), \
             transaction.set_context(context), check_access():
         result = {}
+        pool_proxy = PoolProxy()
         names = {
             'request': RequestView(
                 method=method, path=path,
@@ -285,7 +287,7 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
                 xml=body.xml if body else None,
                 path_params=path_params,
                 content_type=request.mimetype or None),
-            'pool': PoolProxy(),
+            'pool': pool_proxy,
             'rest': RestHelper(request),
             'user': _UserFacts(user_id),
             'endpoint': Facts('endpoint', id=definition.id,
@@ -298,7 +300,12 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
             }
         budget = definition.timeout or DEFAULT_TIMEOUT
         _limit_statements(transaction, budget)
-        run_snippet(compiled.code, names, timeout=budget)
+        try:
+            run_snippet(compiled.code, names, timeout=budget)
+        finally:
+            # A snippet that caught a database failure must not get its
+            # broken transaction committed.
+            pool_proxy._raise_failure()
         response = _response(result, method)
         response.headers['Content-Language'] = (
             transaction.language.replace('_', '-'))

@@ -33,7 +33,7 @@ setup(
     extras_require={
         'test': ['proteus >= 8.2, < 8.3', 'trytond_party >= 8.2, < 8.3',
             'tryton-naiad >= 8.2, < 8.3', 'pytest', 'httpx', 'ruff'],
-        'postgresql': ['psycopg2-binary'],
+        'postgresql': ['psycopg[binary] >= 3', 'psycopg-pool'],
         },
     entry_points={
         'trytond.modules': [f'{MODULE} = {PREFIX}'],

@@ -176,7 +176,9 @@ def wrk(url, headers=None, seconds=10, threads=2, connections=16):
                 output).group(1))}
     for percentile in ['50', '99']:
         match = re.search(rf'^\s+{percentile}%\s+(\S+)$', output, re.M)
-        result[f'p{percentile}'] = _ms(match.group(1))
+        # No latency lines when no request completed.
+        result[f'p{percentile}'] = (
+            _ms(match.group(1)) if match else float('nan'))
     match = re.search(r'Non-2xx or 3xx responses: (\d+)', output)
     result['bad'] = int(match.group(1)) if match else 0
     match = re.search(r'Socket errors: connect (\d+), read (\d+), '

@@ -311,7 +311,7 @@ class SandboxRouteTestCase(EndpointRouteTestCase):
                 f"write([{self.seed}], {{'name': 'Bad', "
                 "'_datetime': None})",
                 f"copy([{self.seed}], default={{'name': 'Bad', "
-                "'_user': 0}})",
+                "'_user': 0})",
                 ]:
             with self.subTest(call=call):
                 self.stopped(f"pool.get('party.party').{call}", 500,
