@@ -3,11 +3,12 @@
 # terms.
 import datetime as dt
 import json
+import secrets
 
 from sql import Literal
 from trytond import config
 from trytond.i18n import gettext
-from trytond.model import DeactivableMixin, ModelSQL, ModelView, Unique, fields
+from trytond.model import ModelSQL, ModelView, Unique, fields
 from trytond.pool import Pool
 from trytond.pyson import Eval, In
 from trytond.transaction import Transaction
@@ -31,10 +32,14 @@ _DEFINITION_FIELDS = [
     'description', 'documented', 'active', 'max_body_size', 'timeout']
 
 
-class Endpoint(DeactivableMixin, ModelSQL, ModelView):
+class Endpoint(ModelSQL, ModelView):
     __name__ = 'endpoint.endpoint'
 
     name = fields.Char("Name", required=True, translate=True)
+    # Not DeactivableMixin: an archived endpoint stays editable and
+    # syncable, archiving is published by a sync like any other change.
+    active = fields.Boolean(
+        "Active", help="Uncheck to stop serving it after the next sync.")
     route = fields.Char(
         "Route", required=True,
         help="Werkzeug rule below the mount, e.g. /partners/<int:id>.")
@@ -103,6 +108,10 @@ class Endpoint(DeactivableMixin, ModelSQL, ModelView):
                     },
                 'test': {},
                 })
+
+    @staticmethod
+    def default_active():
+        return True
 
     @staticmethod
     def default_method():
@@ -250,14 +259,20 @@ class Endpoint(DeactivableMixin, ModelSQL, ModelView):
         pool = Pool()
         Registry = pool.get('endpoint.registry')
         records = cls.browse([r.id for r in records])
-        errors = []
+        # Only what changed since it was published needs a check and a write.
+        changed = {}
         for record in records:
+            published = record.definition_json()
+            if record.published != published:
+                changed[record] = published
+        errors = []
+        for record in changed:
             for field, message in check_definition(record.get_definition()):
                 errors.append(gettext('endpoint.msg_invalid_definition',
                         endpoint=record.rec_name,
                         field=cls.__names__(field)['field'],
                         message=message))
-        errors.extend(cls._check_published_clashes(records))
+        errors.extend(cls._check_published_clashes(list(changed)))
         if errors:
             raise SyncError(gettext('endpoint.msg_sync_failed',
                     errors='\n'.join(errors)))
@@ -266,12 +281,10 @@ class Endpoint(DeactivableMixin, ModelSQL, ModelView):
         cursor = transaction.connection.cursor()
         # Plain SQL: publishing is not an edit of the definition, and a
         # sync of thousands of endpoints must stay fast.
-        for record in records:
-            published = record.definition_json()
-            if record.published != published:
-                cursor.execute(*table.update(
-                        [table.published], [published],
-                        where=table.id == record.id))
+        for record, published in changed.items():
+            cursor.execute(*table.update(
+                    [table.published], [published],
+                    where=table.id == record.id))
         for cache in transaction.cache.values():
             cache.pop(cls.__name__, None)
         Registry.bump()
@@ -326,8 +339,11 @@ class Registry(ModelSQL):
         cursor = Transaction().connection.cursor()
         cursor.execute(*table.select(table.id, limit=1))
         if not cursor.fetchone():
+            # A random start: a database dropped and created again under
+            # the same name must not meet the maps a running process built
+            # for the old one.
             cursor.execute(*table.insert(
-                    [table.version], [[Literal(1)]]))
+                    [table.version], [[Literal(secrets.randbelow(2 ** 30))]]))
 
     @classmethod
     def current(cls):

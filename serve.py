@@ -54,6 +54,7 @@ MAPS = MapCache()
 READONLY_METHODS = frozenset({'GET', 'HEAD', 'OPTIONS'})
 DEFAULT_TIMEOUT = config.getfloat('endpoint', 'timeout', default=5)
 PREFIX = config.get('endpoint', 'prefix', default='api').strip('/')
+_CONNECTION_WAIT = config.getfloat('endpoint', 'connection_wait', default=2)
 _request_timeout = config.getint('request', 'timeout', default=0)
 _json_decoder = JSONDecoder()
 _HIDDEN_HEADERS = frozenset({'authorization', 'cookie', 'proxy-authorization'})
@@ -83,6 +84,24 @@ def live_map(pool):
 
 
 def serve(request, pool, path):
+    _bound_connection_wait(pool.database_name)
+    try:
+        return _serve_request(request, pool, path)
+    except _UNAVAILABLE:
+        # Opening, rolling back or releasing a dead connection
+        logger.warning("Database unavailable for %s", request, exc_info=True)
+        return _unavailable()
+
+
+def _bound_connection_wait(database_name):
+    # psycopg_pool lets a request wait 30 s for a connection; with the
+    # database down that is a stuck worker, not an answer.
+    connpool = getattr(backend.Database(database_name), '_connpool', None)
+    if connpool is not None and connpool.timeout != _CONNECTION_WAIT:
+        connpool.timeout = _CONNECTION_WAIT
+
+
+def _serve_request(request, pool, path):
     method = request.method
     readonly = method in READONLY_METHODS
     context = {'_request': request.context}

@@ -38,6 +38,11 @@ additionalProperties: false
 ENDPOINTS = [
     dict(name="Hello", route='/hello/<name>', method='GET', auth='public',
         group='demo', description="Greets by name, publicly.",
+        response_schema=json.dumps({
+                'type': 'object', 'required': ['hello', 'today'],
+                'properties': {
+                    'hello': {'type': 'string'},
+                    'today': {'type': 'string', 'format': 'date'}}}),
         code="result['payload'] = {\n"
         "    'hello': request.path_params['name'],\n"
         "    'today': datetime.date.today(),\n"
@@ -46,6 +51,10 @@ ENDPOINTS = [
         group='demo', content_type='application/json',
         request_schema=json.dumps(ORDER_SCHEMA, indent=2),
         description="Validates an order and echoes it with a total.",
+        response_schema=json.dumps(dict(ORDER_SCHEMA,
+                required=['customer', 'lines', 'total_qty'],
+                properties=dict(ORDER_SCHEMA['properties'],
+                    total_qty={'type': 'integer', 'minimum': 1}))),
         code="order = request.json\n"
         "total = sum(line['qty'] for line in order['lines'])\n"
         "log('order from %s' % order['customer'])\n"
@@ -53,11 +62,23 @@ ENDPOINTS = [
         "result['status_code'] = 201\n"),
     dict(name="Who am I", route='/me', method='GET', auth='application',
         group='demo', description="The key's user.",
+        response_schema=json.dumps({
+                'type': 'object', 'required': ['login', 'name'],
+                'properties': {
+                    'login': {'type': 'string'},
+                    'name': {'type': 'string'}}}),
         code="result['payload'] = {'login': user['login'], "
         "'name': user['name']}\n"),
     dict(name="Parties", route='/parties', method='GET',
         auth='application', group='demo', query_schema=PARTIES_QUERY,
         description="Party names and codes, narrowed by a query schema.",
+        response_schema=json.dumps({
+                'type': 'array', 'items': {
+                    'type': 'object', 'required': ['id', 'name'],
+                    'properties': {
+                        'id': {'type': 'integer'},
+                        'name': {'type': 'string'},
+                        'code': {'type': ['string', 'null']}}}}),
         code="domain = []\n"
         "if 'name' in request.args:\n"
         "    domain.append(('name', 'ilike', '%' + request.args['name'] "

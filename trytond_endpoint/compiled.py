@@ -24,10 +24,11 @@ class Compiled:
 
 
 @lru_cache(maxsize=4096)
-def _compile_code(source, filename):
-    # Many endpoints share a snippet (seed REST, copies): compile each text
-    # once per process.
-    return compile_snippet(source, filename)
+def _compile(source):
+    # Many endpoints share a snippet (seed REST, copies, generated ones):
+    # compile each text once per process.
+    return compile_snippet(source, '<endpoint>')
+
 
 
 def compile_definition(definition):
@@ -36,8 +37,7 @@ def compile_definition(definition):
     if definition.content_type:
         media_type, _ = parse_content_type(definition.content_type)
     return Compiled(
-        code=_compile_code(
-            definition.code or '', f'<endpoint {definition.id}>'),
+        code=_compile(definition.code or ''),
         request_contract=compile_request_schema(
             definition.request_schema, definition.content_type),
         query_contract=compile_query_schema(definition.query_schema),
@@ -73,7 +73,7 @@ def check_definition(definition, root_user=0):
         errors.append(('content_type',
                 f"Unknown content type {definition.content_type!r}."))
     try:
-        _compile_code(definition.code or '', f'<endpoint {definition.id}>')
+        _compile(definition.code or '')
     except SnippetError as exception:
         line = f" (line {exception.lineno})" if exception.lineno else ''
         errors.append(('code', f"{exception.message}{line}"))
