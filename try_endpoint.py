@@ -3,6 +3,7 @@
 # terms.
 """The Test button: run the edited definition on a sample request."""
 import copy
+import json
 import uuid
 from contextlib import contextmanager
 from dataclasses import replace
@@ -16,6 +17,7 @@ from trytond.wizard import Button, StateTransition, StateView, Wizard
 from werkzeug.test import EnvironBuilder
 
 from trytond_endpoint.definition import METHODS
+from trytond_endpoint.jsonschemas import JsonSchemaContract, SchemaError, pointer_of
 from trytond_endpoint.problem import Problem
 from trytond_endpoint.routing import LiveMap
 
@@ -92,6 +94,17 @@ _PENDING = ['create_records', 'delete_records', 'trigger_records',
     'tasks', '_datamanagers']
 
 
+def _copy(value):
+    # Two levels: containers of lists or sets of ids; the items themselves
+    # (records, data managers) are kept as they are.
+    if isinstance(value, dict):
+        return type(value)(value.default_factory, {
+                k: copy.copy(v) for k, v in value.items()}) if hasattr(
+            value, 'default_factory') else {
+            k: copy.copy(v) for k, v in value.items()}
+    return copy.copy(value)
+
+
 @contextmanager
 def _rolled_back(transaction):
     """Undo in the database and in the transaction what the block did.
@@ -99,8 +112,7 @@ def _rolled_back(transaction):
     A savepoint rather than a second transaction: on SQLite a second
     connection would wait for this one's lock.
     """
-    saved = {name: copy.deepcopy(getattr(transaction, name))
-        for name in _PENDING}
+    saved = {name: _copy(getattr(transaction, name)) for name in _PENDING}
     cursor = transaction.connection.cursor()
     cursor.execute('SAVEPOINT endpoint_try')
     try:
@@ -152,8 +164,24 @@ def try_definition(definition, method, path, headers_text, body):
         except Exception as exception:
             response = serve.error_response(
                 exception, request, request_id, failed)
-    logs = '\n'.join(f'{level}: {message}'
-        for _, level, _, message in failed['logs'])
+    lines = [f'{level}: {message}'
+        for _, level, _, message in failed['logs']]
+    lines.extend(_response_schema_warnings(definition, response))
+    logs = '\n'.join(lines)
     return (response.status_code,
         '\n'.join(f'{k}: {v}' for k, v in response.headers.items()),
         response.get_data(as_text=True), logs)
+
+
+def _response_schema_warnings(definition, response):
+    "Where a JSON answer breaks the documented response schema"
+    if (not definition.response_schema or response.status_code >= 300
+            or response.mimetype != 'application/json'):
+        return []
+    try:
+        contract = JsonSchemaContract(definition.response_schema)
+        instance = json.loads(response.get_data())
+    except (SchemaError, ValueError) as exception:
+        return [f'warning: response schema not checked: {exception}']
+    return [f'warning: response {pointer_of(path) or "/"}: {detail}'
+        for path, detail in contract.errors(instance)]

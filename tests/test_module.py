@@ -1,6 +1,8 @@
 # This file is part of the endpoint module.  The COPYRIGHT file at the top
 # level of this repository contains the full copyright notices and license
 # terms.
+import json
+
 from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.modules.endpoint.exceptions import (
@@ -224,6 +226,22 @@ class TryEndpointTestCase(ModuleTestCase):
         self.assertIn('made Tried', response['logs'])
         self.assertFalse(Party.search([('name', '=', 'Tried')]))
         self.assertEqual(Endpoint(endpoint.id).state, 'out_of_sync')
+        self.assertNotIn('response', response['logs'])
+
+        # An answer that breaks the documented response schema is shown
+        Endpoint.write([endpoint], {'response_schema': json.dumps({
+                        'type': 'object', 'required': ['n'],
+                        'properties': {'n': {'type': 'string'}}})})
+        with Transaction().set_context(
+                active_model='endpoint.endpoint', active_id=endpoint.id,
+                active_ids=[endpoint.id]):
+            session_id, _, _ = Try.create()
+            result = Try.execute(session_id, {'start': {
+                        'method': 'POST', 'path': '/try/8',
+                        'headers': 'Content-Type: application/json',
+                        'body': '{"name": "Again"}'}}, 'run')
+        logs = result['view']['defaults']['logs']
+        self.assertIn('warning: response /n: must be a string', logs)
 
 
 del ModuleTestCase
