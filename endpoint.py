@@ -5,12 +5,13 @@ import datetime as dt
 import json
 import secrets
 
-from sql import Literal
+from sql import Column, Literal
 from trytond import config
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Unique, fields
 from trytond.pool import Pool
 from trytond.pyson import Eval, In
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 from trytond.wizard import StateTransition, Wizard
 
@@ -129,19 +130,19 @@ class Endpoint(ModelSQL, ModelView):
     def default_code():
         return "result['payload'] = {'hello': 'world'}\n"
 
-    def get_state(self, name):
-        if self.published == self.definition_json():
-            return 'live'
-        return 'out_of_sync'
+    @classmethod
+    def get_state(cls, records, name):
+        rows = cls.definition_rows([r.id for r in records])
+        return {id_: 'live' if published == _dumps(definition) else
+            'out_of_sync' for id_, (definition, published) in rows.items()}
 
     @classmethod
     def search_state(cls, name, clause):
-        # Comparing two definitions is not SQL; endpoints are few.
+        # Comparing two definitions is not SQL; one read of the table.
         _, operator, value = clause[:3]
         values = value if isinstance(value, (list, tuple)) else [value]
-        with Transaction().set_context(active_test=False):
-            records = cls.search([])
-        ids = [r.id for r in records if r.state in values]
+        states = cls.get_state(cls.browse(cls.definition_rows()), name)
+        ids = [i for i, state in states.items() if state in values]
         if operator in {'!=', 'not in'}:
             return [('id', 'not in', ids)]
         return [('id', 'in', ids)]
@@ -153,27 +154,51 @@ class Endpoint(ModelSQL, ModelView):
             f"    e.g. {h['example']}" for h in HELP)
         return {r.id: text for r in records}
 
+    @classmethod
+    def definition_rows(cls, ids=None):
+        """``{id: (Definition, published JSON)}`` read from the table.
+
+        Plain SQL in the current transaction: instantiating thousands of
+        records costs seconds, and the definition is the stored text, not
+        its translation.
+        """
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        columns = [Column(table, f) for f in _DEFINITION_FIELDS]
+        rows = {}
+        for sub_ids in ([None] if ids is None
+                else grouped_slice(ids, 1000)):
+            where = (Literal(True) if sub_ids is None
+                else table.id.in_(list(sub_ids)))
+            cursor.execute(*table.select(
+                    table.id, table.published, *columns, where=where))
+            for id_, published, *values in cursor:
+                values = dict(zip(_DEFINITION_FIELDS, values))
+                for name in ['active', 'documented']:
+                    values[name] = bool(values[name])
+                rows[id_] = (Definition(id=id_, **values), published)
+        return rows
+
     def get_definition(self):
-        values = {f: getattr(self, f) for f in _DEFINITION_FIELDS}
-        values['exec_user'] = self.exec_user.id if self.exec_user else None
-        return Definition(id=self.id, **values)
+        return self.definition_rows([self.id])[self.id][0]
 
     def definition_json(self):
-        return json.dumps(self.get_definition().to_dict(), sort_keys=True)
+        return _dumps(self.get_definition())
 
     @classmethod
     def validate_fields(cls, records, field_names):
         super().validate_fields(records, field_names)
-        for record in records:
-            record.check_definition()
-
-    def check_definition(self):
-        for field, message in check_definition(self.get_definition()):
-            raise EndpointValidationError(gettext(
-                    'endpoint.msg_invalid_definition',
-                    endpoint=self.rec_name,
-                    field=self.__names__(field)['field'],
-                    message=message))
+        if field_names is not None and not (
+                set(field_names) & set(_DEFINITION_FIELDS)):
+            return
+        rows = cls.definition_rows([r.id for r in records])
+        for definition, _ in rows.values():
+            for field, message in check_definition(definition):
+                raise EndpointValidationError(gettext(
+                        'endpoint.msg_invalid_definition',
+                        endpoint=definition.name,
+                        field=cls.__names__(field)['field'],
+                        message=message))
 
     @classmethod
     def validate(cls, records):
@@ -182,26 +207,23 @@ class Endpoint(ModelSQL, ModelView):
 
     @classmethod
     def check_unique_route(cls, records):
-        others = cls.search([
-                ('method', 'in', list({r.method for r in records})),
-                ])
-        seen = {}
-        for record in others:
-            if record.active:
-                key = (route_shape(record.route), record.method)
-                seen.setdefault(key, []).append(record)
-        for record in records:
-            if not record.active:
-                continue
-            key = (route_shape(record.route), record.method)
-            clash = [r for r in seen.get(key, []) if r.id != record.id]
-            if clash:
-                raise EndpointValidationError(gettext(
-                        'endpoint.msg_route_method_unique',
-                        endpoint=record.rec_name,
-                        other=clash[0].rec_name,
-                        route=record.route,
-                        method=record.method))
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(table.id, table.name, table.route,
+                table.method, where=table.active == Literal(True)))
+        seen, ids = {}, {r.id for r in records}
+        for id_, name, route, method in sorted(cursor,
+                key=lambda r: (r[0] not in ids, r[0])):
+            key = (route_shape(route), method)
+            if key in seen:
+                first = seen[key]
+                if id_ in ids or first[0] in ids:
+                    raise EndpointValidationError(gettext(
+                            'endpoint.msg_route_method_unique',
+                            endpoint=name, other=first[1],
+                            route=route, method=method))
+            else:
+                seen[key] = (id_, name)
 
     @classmethod
     def create(cls, vlist):
@@ -250,26 +272,26 @@ class Endpoint(ModelSQL, ModelView):
 
     @classmethod
     def sync_all(cls):
-        with Transaction().set_context(active_test=False):
-            cls.publish(cls.search([]))
+        "Publish every endpoint, archived ones included"
+        cls.publish(list(cls.definition_rows()))
 
     @classmethod
     def publish(cls, records):
         """Check every definition, then publish them all or none."""
         pool = Pool()
         Registry = pool.get('endpoint.registry')
-        records = cls.browse([r.id for r in records])
+        rows = cls.definition_rows([getattr(r, 'id', r) for r in records])
         # Only what changed since it was published needs a check and a write.
         changed = {}
-        for record in records:
-            published = record.definition_json()
-            if record.published != published:
-                changed[record] = published
+        for definition, published in rows.values():
+            text = _dumps(definition)
+            if published != text:
+                changed[definition] = text
         errors = []
-        for record in changed:
-            for field, message in check_definition(record.get_definition()):
+        for definition in changed:
+            for field, message in check_definition(definition):
                 errors.append(gettext('endpoint.msg_invalid_definition',
-                        endpoint=record.rec_name,
+                        endpoint=definition.name,
                         field=cls.__names__(field)['field'],
                         message=message))
         errors.extend(cls._check_published_clashes(list(changed)))
@@ -281,20 +303,20 @@ class Endpoint(ModelSQL, ModelView):
         cursor = transaction.connection.cursor()
         # Plain SQL: publishing is not an edit of the definition, and a
         # sync of thousands of endpoints must stay fast.
-        for record, published in changed.items():
+        for definition, published in changed.items():
             cursor.execute(*table.update(
                     [table.published], [published],
-                    where=table.id == record.id))
+                    where=table.id == definition.id))
         for cache in transaction.cache.values():
             cache.pop(cls.__name__, None)
         Registry.bump()
 
     @classmethod
-    def _check_published_clashes(cls, records):
+    def _check_published_clashes(cls, definitions):
         "Routes that the published set would serve twice"
         served = {d.id: d for d in cls.published_definitions()}
-        for record in records:
-            served[record.id] = record.get_definition()
+        for definition in definitions:
+            served[definition.id] = definition
         seen = {}
         for definition in sorted(served.values(), key=lambda d: d.id):
             if not definition.active:
@@ -315,6 +337,10 @@ class Endpoint(ModelSQL, ModelView):
         cursor.execute(*table.select(
                 table.published, where=table.published != None))  # noqa
         return [Definition.from_dict(json.loads(p)) for p, in cursor]
+
+
+def _dumps(definition):
+    return json.dumps(definition.to_dict(), sort_keys=True)
 
 
 class Registry(ModelSQL):

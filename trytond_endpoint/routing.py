@@ -4,9 +4,11 @@ A :class:`LiveMap` is built once per registry version per process and
 then only read, so it is shared by every thread of the worker.
 """
 import base64
+import logging
 import re
 import threading
 from collections import OrderedDict
+from functools import lru_cache
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import BaseConverter, Map, RequestRedirect, Rule
@@ -31,6 +33,7 @@ class Base64Converter(BaseConverter):
 
 
 CONVERTERS = {'base64': Base64Converter}
+logger = logging.getLogger(__name__)
 _VARIABLE = re.compile(r'<(?:([a-zA-Z_][a-zA-Z0-9_]*)(\([^>]*\))?:)?[^>]+>')
 
 
@@ -44,6 +47,15 @@ def check_route(route):
     """Return an error message for a route that cannot be served, or None."""
     if not route or not route.startswith('/'):
         return "The route must start with '/'."
+    if '<' not in route and '>' not in route:
+        # A static path: nothing for Werkzeug to parse, and most routes of
+        # a large registry are static.
+        return None
+    return _check_rule(route)
+
+
+@lru_cache(maxsize=4096)
+def _check_rule(route):
     try:
         new_map([Rule(route, endpoint=0)]).bind('localhost').match(
             '/', method='GET')
@@ -87,12 +99,17 @@ class LiveMap:
         self.version = version
         self.definitions = [d for d in definitions if d.active]
         self.entries = {}
-        rules = []
+        self.map = new_map()
         for definition in self.definitions:
+            try:
+                self.map.add(Rule(definition.route, endpoint=definition.id,
+                        methods=[definition.method]))
+            except Exception:
+                # Checked at sync; should one still fail, it alone is lost.
+                logger.exception("Route of endpoint %s refused",
+                    definition.id)
+                continue
             self.entries[definition.id] = Entry(definition)
-            rules.append(Rule(definition.route, endpoint=definition.id,
-                    methods=[definition.method]))
-        self.map = new_map(rules)
         self._adapter = self.map.bind('localhost')
         self.cache = {}  # derived documents (OpenAPI…) of this version
 
