@@ -3,15 +3,17 @@
 # terms.
 import datetime as dt
 import json
+import os
 import secrets
+from functools import lru_cache
 
 from sql import Column, Literal
-from trytond import config
+from trytond import backend, config
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Unique, fields
 from trytond.pool import Pool
 from trytond.pyson import Eval, In
-from trytond.tools import grouped_slice
+from trytond.tools import file_open, grouped_slice
 from trytond.transaction import Transaction
 from trytond.wizard import StateTransition, Wizard
 
@@ -27,6 +29,7 @@ from trytond_endpoint.sandbox import HELP
 
 from .exceptions import EndpointValidationError, SyncError
 
+_SCHEMA_FIELDS = ['request_schema', 'query_schema', 'response_schema']
 _DEFINITION_FIELDS = [
     'name', 'route', 'method', 'content_type', 'auth', 'exec_user',
     'request_schema', 'query_schema', 'response_schema', 'code', 'group',
@@ -227,15 +230,42 @@ class Endpoint(ModelSQL, ModelView):
 
     @classmethod
     def create(cls, vlist):
+        vlist = [cls._read_schema_files(v) for v in vlist]
         records = super().create(vlist)
         cls._publish_module_data(records)
         return records
 
     @classmethod
     def write(cls, *args):
+        args = list(args)
+        for i in range(1, len(args), 2):
+            args[i] = cls._read_schema_files(args[i])
         super().write(*args)
         records = sum(args[0:None:2], [])
         cls._publish_module_data(records)
+
+    @classmethod
+    def _read_schema_files(cls, values):
+        """In a module's XML data, ``file:<path>`` as a schema is the text
+        of that file of the module (``<path>`` relative to its folder)."""
+        module = Transaction().context.get('module')
+        if not module:
+            return values
+        values = values.copy()
+        for name in _SCHEMA_FIELDS:
+            value = values.get(name)
+            if isinstance(value, str) and value.startswith('file:'):
+                path = value[len('file:'):].strip()
+                try:
+                    with file_open(os.path.join(module, path),
+                            encoding='utf-8') as file:
+                        values[name] = file.read()
+                except OSError as exception:
+                    raise EndpointValidationError(gettext(
+                            'endpoint.msg_schema_file',
+                            path=path, module=module,
+                            error=exception.strerror or str(exception)))
+        return values
 
     @classmethod
     def _publish_module_data(cls, records):
@@ -303,10 +333,13 @@ class Endpoint(ModelSQL, ModelView):
         cursor = transaction.connection.cursor()
         # Plain SQL: publishing is not an edit of the definition, and a
         # sync of thousands of endpoints must stay fast.
-        for definition, published in changed.items():
-            cursor.execute(*table.update(
-                    [table.published], [published],
-                    where=table.id == definition.id))
+        if changed:
+            query, _ = table.update(
+                [table.published], [''], where=table.id == 0)
+            # One statement, many rows: a round trip per endpoint would
+            # make a large sync wait on the network.
+            cursor.executemany(query, [(published, definition.id)
+                    for definition, published in changed.items()])
         for cache in transaction.cache.values():
             cache.pop(cls.__name__, None)
         Registry.bump()
@@ -372,13 +405,30 @@ class Registry(ModelSQL):
                     [table.version], [[Literal(secrets.randbelow(2 ** 30))]]))
 
     @classmethod
-    def current(cls):
-        "The version seen by the current transaction"
-        table = cls.__table__()
+    def current(cls, statement_timeout=None):
+        """The version seen by the current transaction.
+
+        On PostgreSQL the same round trip can set the transaction's
+        ``statement_timeout`` (milliseconds): it is read on every request.
+        """
         cursor = Transaction().connection.cursor()
-        cursor.execute(*table.select(table.version, limit=1))
+        if statement_timeout is not None and backend.name == 'postgresql':
+            cursor.execute(cls._current_query(True),
+                (str(statement_timeout),))
+        else:
+            cursor.execute(cls._current_query(False))
         row = cursor.fetchone()
         return row[0] if row else 0
+
+    @classmethod
+    @lru_cache(maxsize=2)
+    def _current_query(cls, with_timeout):
+        # Rendered once: python-sql's rendering costs as much as the query.
+        if with_timeout:
+            return (f'SELECT "version", '
+                f"set_config('statement_timeout', %s, true) "
+                f'FROM "{cls._table}" LIMIT 1')
+        return f'SELECT "version" FROM "{cls._table}" LIMIT 1'
 
     @classmethod
     def bump(cls):

@@ -8,6 +8,7 @@ import logging
 import time
 import uuid
 from base64 import urlsafe_b64decode
+from contextlib import contextmanager
 
 from trytond import backend, config
 from trytond.exceptions import (
@@ -53,6 +54,7 @@ logger = logging.getLogger(__name__)
 MAPS = MapCache()
 READONLY_METHODS = frozenset({'GET', 'HEAD', 'OPTIONS'})
 DEFAULT_TIMEOUT = config.getfloat('endpoint', 'timeout', default=5)
+_DEFAULT_TIMEOUT_MS = max(int(DEFAULT_TIMEOUT * 1000), 1)
 PREFIX = config.get('endpoint', 'prefix', default='api').strip('/')
 _CONNECTION_WAIT = config.getfloat('endpoint', 'connection_wait', default=2)
 _request_timeout = config.getint('request', 'timeout', default=0)
@@ -75,9 +77,13 @@ _UNAVAILABLE = (backend.DatabaseOperationalError, _InterfaceError)
 
 
 def live_map(pool):
-    "The map of the registry version seen by the current transaction"
+    """The map of the registry version seen by the current transaction.
+
+    The default time budget bounds the transaction's statements from the
+    same round trip on PostgreSQL.
+    """
     Registry = pool.get('endpoint.registry')
-    version = Registry.current()
+    version = Registry.current(statement_timeout=_DEFAULT_TIMEOUT_MS)
     Endpoint = pool.get('endpoint.endpoint')
     return MAPS.get(pool.database_name, version,
         Endpoint.published_definitions)
@@ -181,12 +187,29 @@ def _unavailable():
         "try again shortly.", headers={'Retry-After': '1'}).response()
 
 
+@contextmanager
 def _limit_statements(transaction, budget):
-    # The snippet's budget bounds its SQL too, where the database can.
+    "The snippet's budget bounds its SQL too"
+    connection = transaction.connection
     if backend.name == 'postgresql':
-        cursor = transaction.connection.cursor()
-        cursor.execute("SELECT set_config('statement_timeout', %s, true)",
-            (str(max(int(budget * 1000), 1)),))
+        # The default budget was set when the registry version was read.
+        if budget != DEFAULT_TIMEOUT:
+            cursor = connection.cursor()
+            cursor.execute(
+                "SELECT set_config('statement_timeout', %s, true)",
+                (str(max(int(budget * 1000), 1)),))
+        yield
+    elif hasattr(connection, 'set_progress_handler'):
+        # SQLite: interrupt a statement that runs past the deadline.
+        deadline = time.monotonic() + budget
+        connection.set_progress_handler(
+            lambda: int(time.monotonic() > deadline), 10_000)
+        try:
+            yield
+        finally:
+            connection.set_progress_handler(None, 0)
+    else:
+        yield
 
 
 def _statement_cancelled(exception):
@@ -318,9 +341,9 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
             'result': result,
             }
         budget = definition.timeout or DEFAULT_TIMEOUT
-        _limit_statements(transaction, budget)
         try:
-            run_snippet(compiled.code, names, timeout=budget)
+            with _limit_statements(transaction, budget):
+                run_snippet(compiled.code, names, timeout=budget)
         finally:
             # A snippet that caught a database failure must not get its
             # broken transaction committed.

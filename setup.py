@@ -7,7 +7,7 @@ from setuptools import setup
 MODULE = 'endpoint'
 PREFIX = 'trytond.modules.' + MODULE
 DATA = ['tryton.cfg', 'view/*.xml', '*.xml', 'locale/*.po',
-    'tests/*.rst', 'tests/*.json', 'tests/*.xsd', 'tests/*.yaml']
+    'tests/*.rst', 'tests/*.json', 'tests/data/*']
 
 setup(
     name='trytond_endpoint',

@@ -179,6 +179,22 @@ class EndpointTestCase(ModuleTestCase):
         self.assertIsNone(copy.published)
 
     @with_transaction()
+    def test_schema_from_module_file(self):
+        "XML data may load a schema from a file of its module"
+        with Transaction().set_context(module='endpoint'):
+            endpoint = self._endpoint(method='POST',
+                content_type='application/json',
+                request_schema='file:tests/data/order.schema.yaml')
+            self.assertIn('minLength: 1', endpoint.request_schema)
+            with self.assertRaises(ValidationError):
+                self._endpoint(method='POST', content_type='application/json',
+                    request_schema='file:../../etc/passwd')
+        # Outside module data the text is taken as it is (and refused).
+        with self.assertRaises(ValidationError):
+            self._endpoint(method='POST', content_type='application/json',
+                request_schema='file:tests/data/order.schema.yaml')
+
+    @with_transaction()
     def test_errors_are_user_errors(self):
         "Validation errors reach the client as user errors"
         with self.assertRaises(UserError):

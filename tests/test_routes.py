@@ -1,6 +1,7 @@
 # This file is part of the endpoint module.  The COPYRIGHT file at the top
 # level of this repository contains the full copyright notices and license
 # terms.
+import base64
 import json
 
 from trytond.pool import Pool
@@ -8,6 +9,7 @@ from trytond.tests.test_tryton import DB_NAME
 from trytond.transaction import Transaction
 
 from .tools import (
+    PASSWORD,
     EndpointRouteTestCase,
     basic,
     bearer,
@@ -207,6 +209,75 @@ class RouteTestCase(EndpointRouteTestCase):
         self.public('/whoami', "result['payload'] = [user['login']]")
         response = self.client().get(self.url('/whoami'))
         self.assertEqual(json.loads(response.data), ['web'])
+
+    def test_session_auth(self):
+        "user auth: a Tryton session works like Basic"
+        from trytond import security
+        define(route='/me-session', auth='user',
+            code="result['payload'] = [user.login]")
+        user_id, session = security.login(
+            DB_NAME, 'alice', {'password': PASSWORD})
+        token = base64.b64encode(
+            f'alice:{user_id}:{session}'.encode()).decode()
+        response = self.client().get(self.url('/me-session'),
+            headers={'Authorization': f'Session {token}'})
+        self.assertEqual(response.status_code, 200, response.data)
+        self.assertEqual(json.loads(response.data), ['alice'])
+        bad = base64.b64encode(f'alice:{user_id}:nope'.encode()).decode()
+        response = self.client().get(self.url('/me-session'),
+            headers={'Authorization': f'Session {bad}'})
+        self.assertProblem(response, 401)
+
+    def test_xml_body(self):
+        "XML bodies: XSD violations and hostile documents are 400"
+        xsd = (
+            '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">'
+            '<xs:element name="order"><xs:complexType><xs:sequence>'
+            '<xs:element name="qty" type="xs:positiveInteger"/>'
+            '</xs:sequence></xs:complexType></xs:element></xs:schema>')
+        self.public('/xml-order',
+            "result['payload'] = {'qty': int(request.xml.findtext('qty'))}",
+            method='POST', content_type='application/xml',
+            request_schema=xsd)
+        post = lambda body, ct='application/xml': self.client().post(  # noqa
+            self.url('/xml-order'), data=body, content_type=ct)
+        response = post(b'<order><qty>3</qty></order>',
+            'text/xml; charset=utf-8')
+        self.assertEqual(response.status_code, 200, response.data)
+        self.assertEqual(json.loads(response.data), {'qty': 3})
+        body = self.assertProblem(post(b'<order><qty>-1</qty></order>'), 400)
+        self.assertIn('qty', body['errors'][0]['pointer'])
+        laughs = (b'<?xml version="1.0"?><!DOCTYPE lolz ['
+            b'<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
+            b'<order><qty>&lol2;</qty></order>')
+        self.assertProblem(post(laughs), 400)
+        xxe = (b'<?xml version="1.0"?><!DOCTYPE order ['
+            b'<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+            b'<order><qty>&x;</qty></order>')
+        body = self.assertProblem(post(xxe), 400)
+        self.assertNotIn('root:', json.dumps(body))
+        self.assertProblem(post(b'<order><qty>1</qty>'), 400)
+
+    def test_cors_preflight(self):
+        "A preflight from an allowed origin gets the CORS headers"
+        from trytond import config
+        config.set('web', 'cors', 'https://shop.example')
+        self.addCleanup(config.set, 'web', 'cors', '')
+        self.public('/cors', "result['payload'] = 1", method='POST',
+            content_type='application/json')
+        response = self.client().open(self.url('/cors'), method='OPTIONS',
+            headers={'Origin': 'https://shop.example',
+                'Access-Control-Request-Method': 'POST',
+                'Access-Control-Request-Headers': 'Content-Type'})
+        self.assertEqual(response.status_code, 204)
+        self.assertEqual(response.headers['Access-Control-Allow-Origin'],
+            'https://shop.example')
+        self.assertIn('POST', response.headers['Allow'])
+        # Other origins are refused by Tryton itself, before any route.
+        from werkzeug.exceptions import Forbidden
+        with self.assertRaises(Forbidden):
+            self.client().open(self.url('/cors'), method='OPTIONS',
+                headers={'Origin': 'https://evil.example'})
 
     def test_basic_auth(self):
         "user auth: Basic with a Tryton login, 401 otherwise"
