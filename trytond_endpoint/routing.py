@@ -32,6 +32,21 @@ class Base64Converter(BaseConverter):
             .decode('ascii').rstrip('='))
 
 
+class MatchRule(Rule):
+    """A rule that only matches.
+
+    Werkzeug compiles two URL builders per rule, most of the cost of adding
+    one; the registry never builds URLs from its rules.
+    """
+
+    def _compile_builder(self, append_unknown=True):
+        return _no_builder
+
+
+def _no_builder(rule, *args, **kwargs):
+    raise NotImplementedError("endpoint routes do not build URLs")
+
+
 CONVERTERS = {'base64': Base64Converter}
 logger = logging.getLogger(__name__)
 _VARIABLE = re.compile(r'<(?:([a-zA-Z_][a-zA-Z0-9_]*)(\([^>]*\))?:)?[^>]+>')
@@ -57,7 +72,7 @@ def check_route(route):
 @lru_cache(maxsize=4096)
 def _check_rule(route):
     try:
-        new_map([Rule(route, endpoint=0)]).bind('localhost').match(
+        new_map([MatchRule(route, endpoint=0)]).bind('localhost').match(
             '/', method='GET')
     except (NotFound, MethodNotAllowed, RequestRedirect):
         pass
@@ -102,7 +117,7 @@ class LiveMap:
         self.map = new_map()
         for definition in self.definitions:
             try:
-                self.map.add(Rule(definition.route, endpoint=definition.id,
+                self.map.add(MatchRule(definition.route, endpoint=definition.id,
                         methods=[definition.method]))
             except Exception:
                 # Checked at sync; should one still fail, it alone is lost.
