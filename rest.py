@@ -80,10 +80,15 @@ class RestHelper:
         "GET a record: its ``__json__`` fields, or ``f``"
         Model = _model(model)
         format_ = self._negotiate(None)
-        record = _record(Model, id)
-        data = _remove_dots(Model.read(
-                [record.id], self._fields(Model, fields))[0])
-        return self._answer(data, format_, Model, fields,
+        names = self._fields(Model, fields)
+        _check_id(Model, id)
+        Pool().get('ir.model.access').check(Model.__name__, 'read')
+        try:
+            # One query: Tryton refuses a missing or hidden record itself.
+            row, = Model.read([id], names)
+        except AccessError:
+            raise Problem(404, f"No {Model.__name__} {id}.")
+        return self._answer(_remove_dots(row), format_, Model, fields,
             link_base=self._path())
 
     def create(self, model, fields=None):
@@ -459,10 +464,14 @@ def _model(name):
     return Model
 
 
-def _record(Model, id):
-    "The record if the user may read it (access and rules), else 404"
+def _check_id(Model, id):
     if not isinstance(id, int) or isinstance(id, bool):
         raise Problem(404, f"No {Model.__name__} {id!r}.")
+
+
+def _record(Model, id):
+    "The record if the user may read it (access and rules), else 404"
+    _check_id(Model, id)
     records = Model.search([('id', '=', id)], limit=1)
     if not records:
         raise Problem(404, f"No {Model.__name__} {id}.")

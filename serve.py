@@ -132,43 +132,58 @@ def _serve_request(request, pool, path):
                 exc_info=True)
             response = _unavailable()
             break
-        with transaction:
-            try:
-                response = _serve(
-                    request, pool, path, caller, failed, request_id)
-            except _NeedLogin:
-                transaction.rollback()
-                need_login = True
-            except TransactionError as exception:
-                transaction.rollback()
-                transaction.tasks.clear()
-                exception.fix(transaction_extras)
-                continue
-            except _UNAVAILABLE as exception:
-                transaction.rollback()
-                transaction.tasks.clear()
-                if _statement_cancelled(exception):
-                    response = error_response(BudgetExceeded(
-                            "A database statement ran over the time "
-                            "budget."), request, request_id, failed)
-                    break
-                if count < retry and not readonly:
-                    count += 1
-                    continue
-                logger.warning("Database unavailable for %s", request,
-                    exc_info=True)
-                response = _unavailable()
-            except Exception as exception:
-                transaction.rollback()
-                transaction.tasks.clear()
-                response = error_response(
-                    exception, request, request_id, failed)
-            else:
-                if response.status_code >= 400:
+        lost = False
+        try:
+            with transaction:
+                try:
+                    response = _serve(
+                        request, pool, path, caller, failed, request_id)
+                except _NeedLogin:
+                    transaction.rollback()
+                    need_login = True
+                except TransactionError as exception:
                     transaction.rollback()
                     transaction.tasks.clear()
+                    exception.fix(transaction_extras)
+                    continue
+                except _UNAVAILABLE as exception:
+                    if _connection_lost(transaction):
+                        # Nothing was committed: leave, and try again
+                        # on another connection.
+                        lost = True
+                        raise
+                    transaction.rollback()
+                    transaction.tasks.clear()
+                    if _statement_cancelled(exception):
+                        response = error_response(BudgetExceeded(
+                                "A database statement ran over the time "
+                                "budget."), request, request_id, failed)
+                        break
+                    if count < retry and not readonly:
+                        count += 1
+                        continue
+                    logger.warning("Database unavailable for %s", request,
+                        exc_info=True)
+                    response = _unavailable()
+                except Exception as exception:
+                    transaction.rollback()
+                    transaction.tasks.clear()
+                    response = error_response(
+                        exception, request, request_id, failed)
                 else:
-                    transaction.commit()
+                    if response.status_code >= 400:
+                        transaction.rollback()
+                        transaction.tasks.clear()
+                    else:
+                        transaction.commit()
+        except _UNAVAILABLE:
+            if lost and count < retry:
+                count += 1
+                continue
+            logger.warning("Database unavailable for %s", request,
+                exc_info=True)
+            response = _unavailable()
+            break
         if need_login:
             # Tryton's login runs its own transactions, with its
             # brute-force protection; only 'user' endpoints pay for it.
@@ -180,6 +195,12 @@ def _serve_request(request, pool, path):
     if logs:
         _write_logs(pool, logs)
     return response
+
+
+def _connection_lost(transaction):
+    connection = transaction.connection
+    return bool(getattr(connection, 'broken', False)
+        or getattr(connection, 'closed', False))
 
 
 def _unavailable():

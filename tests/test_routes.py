@@ -172,7 +172,7 @@ class RouteTestCase(EndpointRouteTestCase):
     def test_access_error(self):
         "Tryton's access rights 403"
         self.public('/sequence',
-            "pool.get('ir.sequence').create([{'name': 'x'}])",
+            "pool.get('party.category').create([{'name': 'x'}])",
             method='POST', content_type='application/json')
         response = self.client().post(self.url('/sequence'),
             data=b'{}', content_type='application/json')
