@@ -515,7 +515,10 @@ def test_postgresql_restart(pg_site):
             assert content_type == PROBLEM
             assert start >= stopped - 1 and end <= restarted + 30
         assert end - start < 10
-    assert load.results[-1][3] == 200
+    # Requests started once the service answered again are all served
+    # (one started just before may still end in a 503 of its own).
+    after = [r[3] for r in load.results if r[1] >= recovered]
+    assert after and set(after) == {200}, after[:20]
 
 
 def test_slow_snippet(site):
