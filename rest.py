@@ -31,7 +31,7 @@ from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.protocols.jsonrpc import JSONDecoder
 from trytond.tools import is_instance_method
-from trytond.transaction import without_check_access
+from trytond.transaction import Transaction, without_check_access
 
 from trytond_endpoint.problem import Problem
 from trytond_endpoint.sandbox import Response
@@ -348,7 +348,8 @@ class RestHelper:
             names = [p for p in _flatten_fields(Model.__json__(self._usages()))
                 if _reaches_admin(Model, p) is None]
         names = list(dict.fromkeys(['id', '__name__', *names]))
-        return [p for p in names if _readable(Model, p)]
+        access = _Access()
+        return [p for p in names if access.path(Model, p)]
 
     # Answers
 
@@ -531,37 +532,63 @@ def _check_path(Model, path, parameter, allowed=None):
                 raise _refused(model.__name__)
 
 
-def _readable(Model, path):
-    "As the built-in: the user may read the model and field of each step"
-    pool = Pool()
-    ModelAccess = pool.get('ir.model.access')
-    FieldAccess = pool.get('ir.model.field.access')
-    model = Model
-    names = path.split('.')
-    while names:
-        name = names.pop(0)
-        if (not ModelAccess.check(model.__name__, 'read',
-                    raise_exception=False)
-                or not FieldAccess.check(model.__name__, [name], 'read',
-                    raise_exception=False)):
-            return False
-        if names:
-            model = getattr(model, name).get_target()
-    return True
+class _Access:
+    """What the user may read, from one look-up per model.
+
+    ``ir.model.access.check`` per field and step costs more than the read
+    itself on a small record; the answers are the same.
+    """
+
+    def __init__(self):
+        pool = Pool()
+        self._checking = Transaction().check_access
+        self._models = pool.get('ir.model.access')
+        self._fields = pool.get('ir.model.field.access')
+        self._model_access = {}
+        self._field_access = {}
+
+    def model(self, name):
+        if not self._checking:
+            return True
+        if name not in self._model_access:
+            access = self._models.get_access([name])[name]['read']
+            # None means no rule at all: allowed, as ``check`` has it.
+            self._model_access[name] = access or access is None
+        return self._model_access[name]
+
+    def field(self, model, name):
+        if not self._checking:
+            return True
+        if model not in self._field_access:
+            self._field_access[model] = self._fields.get_access(
+                [model])[model]
+        return self._field_access[model].get(name, {}).get('read', True)
+
+    def path(self, Model, path):
+        "As the built-in: the model and field of each step are readable"
+        model = Model
+        names = path.split('.')
+        while names:
+            name = names.pop(0)
+            if (not self.model(model.__name__)
+                    or not self.field(model.__name__, name)):
+                return False
+            if names:
+                model = getattr(model, name).get_target()
+        return True
 
 
 def _relations(Model, fields):
     "The sub-collections the user may follow"
-    ModelAccess = Pool().get('ir.model.access')
+    access = _Access()
     allowed = _roots(fields)
     names = []
     for name, field in Model._fields.items():
         if (field._type in _X2MANY
                 and (allowed is None or name in allowed)
                 and not is_admin_model(field.get_target().__name__)
-                and _readable(Model, name)
-                and ModelAccess.check(field.get_target().__name__, 'read',
-                    raise_exception=False)):
+                and access.path(Model, name)
+                and access.model(field.get_target().__name__)):
             names.append(name)
     return sorted(names)
 

@@ -9,6 +9,7 @@ import time
 import uuid
 from base64 import urlsafe_b64decode
 from contextlib import contextmanager
+from functools import lru_cache
 
 from trytond import backend, config
 from trytond.exceptions import (
@@ -20,6 +21,7 @@ from trytond.exceptions import (
 from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.protocols.jsonrpc import JSONDecoder
+from trytond.res.user import UserApplication as _BaseUserApplication
 from trytond.transaction import (
     Transaction,
     TransactionError,
@@ -67,6 +69,7 @@ class _NeedLogin(Exception):
 
 
 _RATE_LIMITED = -429
+_BASE_CHECK = _BaseUserApplication.check.__func__
 try:
     from psycopg import InterfaceError as _InterfaceError
 except ImportError:
@@ -308,11 +311,10 @@ def _serve(request, pool, path, caller, failed, request_id):
         key = _bearer(request)
         if not key:
             raise _unauthorized(definition)
-        UserApplication = pool.get('res.user.application')
-        application = UserApplication.check(key, 'endpoint')
-        if not application:
+        key_user = _application_user(pool, key)
+        if not key_user:
             raise _unauthorized(definition)
-        user_id = definition.exec_user or application.user.id
+        user_id = definition.exec_user or key_user
     return execute(request, pool, entry, path, path_params, user_id,
         failed, request_id)
 
@@ -412,6 +414,33 @@ def _documentation(request, pool, live, path):
     if path == '/openapi.json':
         return Response(document[0], content_type='application/json')
     return Response(document[1], content_type='application/yaml')
+
+
+def _application_user(pool, key):
+    """The user of a validated ``endpoint`` key of an active user, or None.
+
+    Tryton's ``UserApplication.check`` is an ORM search that costs as much
+    as a small endpoint; where no module changed it, one prepared query
+    answers the same question.
+    """
+    UserApplication = pool.get('res.user.application')
+    if UserApplication.check.__func__ is not _BASE_CHECK:
+        application = UserApplication.check(key, 'endpoint')
+        return application.user.id if application else None
+    cursor = Transaction().connection.cursor()
+    cursor.execute(_key_query(
+            UserApplication._table, pool.get('res.user')._table), (key,))
+    row = cursor.fetchone()
+    return row[0] if row else None
+
+
+@lru_cache(maxsize=4)
+def _key_query(application_table, user_table):
+    param = '?' if backend.name == 'sqlite' else '%s'
+    return (f'SELECT a."user" FROM "{application_table}" AS a '
+        f'JOIN "{user_table}" AS u ON u.id = a."user" '
+        f"WHERE a.key = {param} AND a.application = 'endpoint' "
+        f"AND a.state = 'validated' AND u.active LIMIT 1")
 
 
 def _unauthorized(definition):

@@ -313,6 +313,25 @@ class RouteTestCase(EndpointRouteTestCase):
                 self.assertIn(
                     'Bearer', response.headers['WWW-Authenticate'])
 
+    def test_key_of_inactive_user_refused(self):
+        "A key stops working when its user is deactivated"
+        define(route='/key-inactive', auth='application',
+            code="result['payload'] = [user.login]")
+        with Transaction().start(DB_NAME, 0) as transaction:
+            from .tools import make_key, make_user
+            bob = make_user('bob')
+            key = make_key(bob)
+            transaction.commit()
+        response = self.client().get(self.url('/key-inactive'),
+            headers=bearer(key))
+        self.assertEqual(response.status_code, 200, response.data)
+        with Transaction().start(DB_NAME, 0) as transaction:
+            User = Pool().get('res.user')
+            User.write([User(bob.id)], {'active': False})
+            transaction.commit()
+        self.assertProblem(self.client().get(self.url('/key-inactive'),
+                headers=bearer(key)), 401)
+
     def test_bad_credentials_never_run_snippet(self):
         "A refused caller never runs the code"
         define(route='/side-effect', auth='application', method='POST',
