@@ -41,7 +41,7 @@ from trytond.model import ModelStorage
 from trytond.model.exceptions import AccessError
 from trytond.model.modelview import AccessButtonError
 from trytond.pool import Pool
-from trytond.transaction import Transaction, check_access
+from trytond.transaction import Transaction, check_access, without_check_access
 
 from trytond_endpoint.sandbox import BudgetExceeded
 
@@ -66,8 +66,40 @@ _SINGLE = frozenset({'many2one', 'one2one'})
 _MULTI = frozenset({'one2many', 'many2many'})
 
 
+# Attachments and notes hang on any record: those of administration
+# records stay out of reach, like the records themselves.
+_RESOURCE_MODELS = frozenset({'ir.attachment', 'ir.note'})
+
+
 def is_admin_model(name):
     return name not in _ALLOWED and name.startswith(_ADMIN_PREFIXES)
+
+
+def _scope(Model_):
+    "Extra domain limiting what a snippet may reach of Model_"
+    if Model_.__name__ not in _RESOURCE_MODELS:
+        return []
+    return [('resource', 'not like', f'{prefix}%')
+        for prefix in _ADMIN_PREFIXES]
+
+
+def _scoped_domain(Model_, domain):
+    checked = _domain(Model_, domain)
+    scope = _scope(Model_)
+    return [checked, *scope] if scope else checked
+
+
+def _check_scope(state, Model_, ids):
+    "Refuse ids that lie outside the model's scope"
+    scope = _scope(Model_)
+    if scope and ids:
+        # Only counted here; reading them is then checked as usual.
+        with without_check_access():
+            inside = _call(state, Model_.search_count,
+                [('id', 'in', list(set(ids))), *scope])
+        if inside != len(set(ids)):
+            raise _refused(Model_.__name__)
+    return ids
 
 
 class ModelRefused(AccessError):
@@ -644,20 +676,20 @@ class ModelProxy:
     def search(self, domain, offset=0, limit=None, order=None):
         Model_ = self.__model
         records = _call(self.__state, Model_.search,
-            _domain(Model_, domain), offset=_offset(offset),
+            _scoped_domain(Model_, domain), offset=_offset(offset),
             limit=_limit(limit), order=_order(Model_, order))
         return self.__views([r.id for r in _check_count(records)])
 
     def search_count(self, domain):
         Model_ = self.__model
-        return _call(
-            self.__state, Model_.search_count, _domain(Model_, domain))
+        return _call(self.__state, Model_.search_count,
+            _scoped_domain(Model_, domain))
 
     def search_read(self, domain, offset=0, limit=None, order=None,
             fields_names=None):
         Model_ = self.__model
         return plain(_check_count(_call(self.__state, Model_.search_read,
-                    _domain(Model_, domain), offset=_offset(offset),
+                    _scoped_domain(Model_, domain), offset=_offset(offset),
                     limit=_limit(limit), order=_order(Model_, order),
                     fields_names=_fields_names(Model_, fields_names))))
 
@@ -665,12 +697,13 @@ class ModelProxy:
         Model_ = self.__model
         if fields_names is None:
             raise TypeError("read() needs the list of field names.")
-        return plain(_call(self.__state, Model_.read, _ids(Model_, ids),
+        ids = _check_scope(self.__state, Model_, _ids(Model_, ids))
+        return plain(_call(self.__state, Model_.read, ids,
                 _fields_names(Model_, fields_names)))
 
     def browse(self, ids):
         Model_ = self.__model
-        ids = _ids(Model_, ids)
+        ids = _check_scope(self.__state, Model_, _ids(Model_, ids))
         # Fails for a record the user may not read.
         _call(self.__state, Model_.read, ids, ['id'])
         return self.__views(ids)
@@ -688,20 +721,20 @@ class ModelProxy:
 
     def write(self, records, values):
         Model_ = self.__model
-        ids = _ids(Model_, records)
+        ids = _check_scope(self.__state, Model_, _ids(Model_, records))
         values = _values(Model_, values)
         self.__changed()
         _call(self.__state, lambda: Model_.write(Model_.browse(ids), values))
 
     def delete(self, records):
         Model_ = self.__model
-        ids = _ids(Model_, records)
+        ids = _check_scope(self.__state, Model_, _ids(Model_, records))
         self.__changed()
         _call(self.__state, lambda: Model_.delete(Model_.browse(ids)))
 
     def copy(self, records, default=None):
         Model_ = self.__model
-        ids = _ids(Model_, records)
+        ids = _check_scope(self.__state, Model_, _ids(Model_, records))
         default = _values(Model_, default) if default is not None else None
         # copy reads the originals without checks: check them first.
         _call(self.__state, Model_.read, ids, ['id'])
@@ -740,7 +773,7 @@ class ModelProxy:
         state = self.__state
 
         def press(records):
-            ids = _ids(Model_, records)
+            ids = _check_scope(state, Model_, _ids(Model_, records))
             state.generation += 1
             # What a button returns (an action to open) is for clients.
             _call(state, lambda: getattr(Model_, name)(Model_.browse(ids)))

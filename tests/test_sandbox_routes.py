@@ -180,12 +180,33 @@ class SandboxRouteTestCase(EndpointRouteTestCase):
             f"p, = pool.get('party.party').browse([{self.seed}])\n"
             "result['payload'] = p.addresses[0].postal_code", 403)
 
-    def test_reference_to_user_is_text(self):
-        "A reference to a user stays 'res.user,id' text"
-        self.stopped(
-            f"a, = pool.get('ir.attachment').browse([{self.user_attachment}])"
-            "\nresult['payload'] = a.resource.login", 500,
-            secrets=['alice'])
+    def test_attachment_of_user_out_of_reach(self):
+        "Attachments and notes of administration records are refused"
+        for code in [
+                f"a, = pool.get('ir.attachment').browse("
+                f"[{self.user_attachment}])\nresult['payload'] = a.data",
+                f"result['payload'] = pool.get('ir.attachment').read("
+                f"[{self.user_attachment}], ['data', 'resource'])",
+                f"pool.get('ir.attachment').write([{self.user_attachment}], "
+                "{'name': 'changed'})",
+                f"pool.get('ir.attachment').delete([{self.user_attachment}])",
+                ]:
+            with self.subTest(code=code):
+                self.stopped(code, 403, write=True, secrets=['alice'])
+        # Searches never find them
+        response = self.run_snippet("result['payload'] = "
+            "pool.get('ir.attachment').search_read([], "
+            "fields_names=['data', 'resource'])")
+        self.assertIn(response.status_code, (200, 403), response.data)
+        self.assertNotIn(b'res.user', response.data)
+        self.assertNotIn(b'attachment-secret', response.data)
+        response = self.run_snippet("result['payload'] = "
+            "pool.get('ir.attachment').search_read("
+            f"[('resource', '=', 'res.user,{self.alice}')], "
+            "fields_names=['data'])")
+        self.assertIn(response.status_code, (200, 403), response.data)
+        if response.status_code == 200:
+            self.assertEqual(json.loads(response.data), [])
 
     def test_reference_to_admin_model_not_written(self):
         "An attachment can not be hung on a user"
@@ -622,12 +643,10 @@ class SandboxRouteTestCase(EndpointRouteTestCase):
             "A = pool.get('ir.attachment')\n"
             "a, = A.create([{'name': 'n.txt', 'data': b'hi', "
             f"'resource': 'party.party,{self.seed}'}}])\n"
-            f"u, = A.browse([{self.user_attachment}])\n"
-            "result['payload'] = [a.resource.name, u.resource, "
+            "result['payload'] = [a.resource.name, "
             "len(pool.get('ir.lang').search([('code', '=', 'en')]))]",
             write=True)
-        self.assertEqual(payload,
-            ['Seed', f'res.user,{self.alice}', 1])
+        self.assertEqual(payload, ['Seed', 1])
 
     def test_user_error_caught(self):
         "A Tryton error can be caught and answered by the snippet"
