@@ -468,6 +468,44 @@ def test_postgresql_syncs_under_load(pg_site):
     assert len(load.results) > 100
 
 
+def test_slow_snippet(site):
+    "An endpoint over its budget answers 504 and blocks nobody else"
+    server = site.servers[0]
+    rpc = site.rpc
+    slow = rpc.create(route='/slow', timeout=1.0,
+        code="while True:\n    pass\n")
+    fast = rpc.create(route='/fast', code=snippet(1))
+    rpc.sync([slow, fast])
+    answer = {}
+
+    def call_slow():
+        start = time.monotonic()
+        answer['response'] = server.get('/slow', timeout=30)
+        answer['times'] = (start, time.monotonic())
+
+    thread = threading.Thread(target=call_slow)
+    thread.start()
+    time.sleep(0.1)
+    fast_times = []
+    for _ in range(3):
+        status, _, body = server.get('/fast', timeout=30)
+        assert (status, version_of(body)) == (200, 1)
+        fast_times.append(time.monotonic())
+    thread.join(60)
+
+    status, headers, body = answer['response']
+    assert status == 504, body
+    assert headers.get_content_type() == PROBLEM
+    problem = json.loads(body)
+    assert problem['status'] == 504
+    start, end = answer['times']
+    assert 1.0 <= end - start < 10
+    # The fast endpoint was answered while the slow one ran.
+    assert fast_times[-1] < end
+
+
+# Last: after a restart, each worker's connection pool takes a while to
+# leave its reconnection back-off, which would slow the tests after it.
 @only_postgresql
 def test_postgresql_restart(pg_site):
     "PostgreSQL down: 503 problem+json at once; back: served again"
@@ -519,39 +557,3 @@ def test_postgresql_restart(pg_site):
     # (one started just before may still end in a 503 of its own).
     after = [r[3] for r in load.results if r[1] >= recovered]
     assert after and set(after) == {200}, after[:20]
-
-
-def test_slow_snippet(site):
-    "An endpoint over its budget answers 504 and blocks nobody else"
-    server = site.servers[0]
-    rpc = site.rpc
-    slow = rpc.create(route='/slow', timeout=1.0,
-        code="while True:\n    pass\n")
-    fast = rpc.create(route='/fast', code=snippet(1))
-    rpc.sync([slow, fast])
-    answer = {}
-
-    def call_slow():
-        start = time.monotonic()
-        answer['response'] = server.get('/slow', timeout=30)
-        answer['times'] = (start, time.monotonic())
-
-    thread = threading.Thread(target=call_slow)
-    thread.start()
-    time.sleep(0.1)
-    fast_times = []
-    for _ in range(3):
-        status, _, body = server.get('/fast', timeout=30)
-        assert (status, version_of(body)) == (200, 1)
-        fast_times.append(time.monotonic())
-    thread.join(60)
-
-    status, headers, body = answer['response']
-    assert status == 504, body
-    assert headers.get_content_type() == PROBLEM
-    problem = json.loads(body)
-    assert problem['status'] == 504
-    start, end = answer['times']
-    assert 1.0 <= end - start < 10
-    # The fast endpoint was answered while the slow one ran.
-    assert fast_times[-1] < end
