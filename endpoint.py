@@ -24,7 +24,7 @@ from trytond_endpoint.definition import (
     METHODS,
     Definition,
 )
-from trytond_endpoint.routing import route_shape
+from trytond_endpoint.routing import route_clashes
 from trytond_endpoint.sandbox import HELP
 
 from .exceptions import EndpointValidationError, SyncError
@@ -185,9 +185,6 @@ class Endpoint(ModelSQL, ModelView):
     def get_definition(self):
         return self.definition_rows([self.id])[self.id][0]
 
-    def definition_json(self):
-        return _dumps(self.get_definition())
-
     @classmethod
     def validate_fields(cls, records, field_names):
         super().validate_fields(records, field_names)
@@ -214,19 +211,15 @@ class Endpoint(ModelSQL, ModelView):
         cursor = Transaction().connection.cursor()
         cursor.execute(*table.select(table.id, table.name, table.route,
                 table.method, where=table.active == Literal(True)))
-        seen, ids = {}, {r.id for r in records}
-        for id_, name, route, method in sorted(cursor,
-                key=lambda r: (r[0] not in ids, r[0])):
-            key = (route_shape(route), method)
-            if key in seen:
-                first = seen[key]
-                if id_ in ids or first[0] in ids:
-                    raise EndpointValidationError(gettext(
-                            'endpoint.msg_route_method_unique',
-                            endpoint=name, other=first[1],
-                            route=route, method=method))
-            else:
-                seen[key] = (id_, name)
+        ids = {r.id for r in records}
+        rows = sorted(cursor, key=lambda r: (r[0] not in ids, r[0]))
+        for (id_, name, route, method), first in route_clashes(
+                (row, row[2], row[3]) for row in rows):
+            if id_ in ids or first[0] in ids:
+                raise EndpointValidationError(gettext(
+                        'endpoint.msg_route_method_unique',
+                        endpoint=name, other=first[1],
+                        route=route, method=method))
 
     @classmethod
     def create(cls, vlist):
@@ -350,17 +343,13 @@ class Endpoint(ModelSQL, ModelView):
         served = {d.id: d for d in cls.published_definitions()}
         for definition in definitions:
             served[definition.id] = definition
-        seen = {}
-        for definition in sorted(served.values(), key=lambda d: d.id):
-            if not definition.active:
-                continue
-            key = (route_shape(definition.route), definition.method)
-            if key in seen:
-                yield gettext('endpoint.msg_route_method_unique',
-                    endpoint=definition.name, other=seen[key].name,
-                    route=definition.route, method=definition.method)
-            else:
-                seen[key] = definition
+        active = (d for d in sorted(served.values(), key=lambda d: d.id)
+            if d.active)
+        for definition, first in route_clashes(
+                (d, d.route, d.method) for d in active):
+            yield gettext('endpoint.msg_route_method_unique',
+                endpoint=definition.name, other=first.name,
+                route=definition.route, method=definition.method)
 
     @classmethod
     def published_definitions(cls):

@@ -61,7 +61,6 @@ PREFIX = config.get('endpoint', 'prefix', default='api').strip('/')
 _CONNECTION_WAIT = config.getfloat('endpoint', 'connection_wait', default=2)
 _request_timeout = config.getint('request', 'timeout', default=0)
 _json_decoder = JSONDecoder()
-_HIDDEN_HEADERS = frozenset({'authorization', 'cookie', 'proxy-authorization'})
 
 
 class _NeedLogin(Exception):
@@ -342,8 +341,8 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
             'request': RequestView(
                 method=method, path=path,
                 args=args,
-                headers={k: v for k, v in request.headers.items()
-                    if k.lower() not in _HIDDEN_HEADERS},
+                # The view drops Authorization and Cookie itself.
+                headers=dict(request.headers.items()),
                 json=body.json if body else None,
                 data=body.data if body else b'',
                 text=body.text if body else '',

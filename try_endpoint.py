@@ -18,7 +18,6 @@ from werkzeug.test import EnvironBuilder
 
 from trytond_endpoint.definition import METHODS
 from trytond_endpoint.jsonschemas import JsonSchemaContract, SchemaError, pointer_of
-from trytond_endpoint.problem import Problem
 from trytond_endpoint.routing import LiveMap
 
 from . import serve
@@ -97,12 +96,11 @@ _PENDING = ['create_records', 'delete_records', 'trigger_records',
 def _copy(value):
     # Two levels: containers of lists or sets of ids; the items themselves
     # (records, data managers) are kept as they are.
+    copied = copy.copy(value)
     if isinstance(value, dict):
-        return type(value)(value.default_factory, {
-                k: copy.copy(v) for k, v in value.items()}) if hasattr(
-            value, 'default_factory') else {
-            k: copy.copy(v) for k, v in value.items()}
-    return copy.copy(value)
+        for key, item in value.items():
+            copied[key] = copy.copy(item)
+    return copied
 
 
 @contextmanager
@@ -159,8 +157,6 @@ def try_definition(definition, method, path, headers_text, body):
                 url.path, method)
             response = serve.execute(request, pool, entry, url.path,
                 path_params, user_id, failed, request_id)
-        except Problem as problem:
-            response = problem.response()
         except Exception as exception:
             response = serve.error_response(
                 exception, request, request_id, failed)

@@ -88,6 +88,19 @@ def route_shape(route):
         route)
 
 
+def route_clashes(routes):
+    """Yield ``(item, first)`` for each item whose route shape and method an
+    earlier ``first`` already has; ``routes`` gives ``(item, route, method)``
+    in the order that decides which is first."""
+    seen = {}
+    for item, route, method in routes:
+        key = (route_shape(route), method)
+        if key in seen:
+            yield item, seen[key]
+        else:
+            seen[key] = item
+
+
 class Entry:
     "One served endpoint with what was compiled for it"
     __slots__ = ('definition', 'compiled', '_lock')
