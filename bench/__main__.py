@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT / 'tests'))
 
-from pgcluster import Cluster  # noqa: E402
+from pgcluster import Cluster, clean_env, free_port  # noqa: E402
 
 DATABASE = 'bench'
 WORK = ROOT / '.bench'
@@ -51,17 +50,6 @@ def need_wrk():
             "The benchmark needs wrk: sudo apt-get install -y wrk")
 
 
-def clean_env(**extra):
-    env = {k: v for k, v in os.environ.items()
-        if not k.startswith('TRYTOND_') and k != 'DB_NAME'}
-    env.update(extra)
-    return env
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def build(cluster):

@@ -12,14 +12,14 @@ server never shares a cache with it.
 """
 import http.client
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from .pgcluster import clean_env, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -210,18 +210,6 @@ def load(conf, database):
         transaction.commit()
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def clean_env(**extra):
-    "The environment without the test suite's trytond settings"
-    env = {k: v for k, v in os.environ.items()
-        if not k.startswith('TRYTOND_') and k != 'DB_NAME'}
-    env.update(extra)
-    return env
 
 
 class Site:

@@ -1,4 +1,5 @@
-"""A throwaway PostgreSQL cluster for tests and benchmarks."""
+"""A throwaway PostgreSQL cluster for tests and benchmarks, and what
+their local server processes share."""
 import glob
 import os
 import pwd
@@ -19,10 +20,18 @@ def _bindir():
     raise RuntimeError("PostgreSQL is not installed (run ./dev test)")
 
 
-def _free_port():
+def free_port():
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         return sock.getsockname()[1]
+
+
+def clean_env(**extra):
+    "The environment without the test suite's trytond settings"
+    env = {k: v for k, v in os.environ.items()
+        if not k.startswith('TRYTOND_') and k != 'DB_NAME'}
+    env.update(extra)
+    return env
 
 
 class Cluster:
@@ -30,7 +39,7 @@ class Cluster:
 
     def __init__(self, port=None):
         self.bindir = _bindir()
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.path = tempfile.mkdtemp(prefix='endpoint-pg-')
         self.data = os.path.join(self.path, 'data')
         self.uri = f'postgresql://postgres@127.0.0.1:{self.port}/'

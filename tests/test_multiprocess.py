@@ -15,7 +15,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from .pgcluster import Cluster
+from .pgcluster import Cluster, clean_env, free_port
 
 BIN = Path(sys.executable).parent
 PASSWORD = 'admin-Secret-42'
@@ -41,18 +40,6 @@ only_postgresql = pytest.mark.skipif(
     BACKEND != 'postgresql', reason="runs in the PostgreSQL pass")
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def clean_env(**extra):
-    "The environment without the suite's trytond settings"
-    env = {k: v for k, v in os.environ.items()
-        if not k.startswith('TRYTOND_') and k != 'DB_NAME'}
-    env.update(extra)
-    return env
 
 
 def fetch(port, path, method='GET', body=None, headers=None, timeout=10):
