@@ -24,6 +24,7 @@ from trytond_endpoint.definition import (
     METHODS,
     Definition,
 )
+from trytond_endpoint.pgbegin import begin_and_fetch
 from trytond_endpoint.routing import route_clashes
 from trytond_endpoint.sandbox import HELP
 
@@ -397,13 +398,23 @@ class Registry(ModelSQL):
     def current(cls, statement_timeout=None):
         """The version seen by the current transaction.
 
-        On PostgreSQL the same round trip can set the transaction's
-        ``statement_timeout`` (milliseconds): it is read on every request.
+        On PostgreSQL, when the read opens the transaction, ``BEGIN``, the
+        transaction's ``statement_timeout`` (milliseconds) and the read go
+        in one round trip: it is done on every request.
         """
-        cursor = Transaction().connection.cursor()
+        connection = Transaction().connection
+        if backend.name == 'postgresql':
+            statements = [f'SELECT "version" FROM "{cls._table}" LIMIT 1']
+            if statement_timeout is not None:
+                statements.insert(0,
+                    f'SET LOCAL statement_timeout = {int(statement_timeout)}')
+            row = begin_and_fetch(connection, *statements)
+            if row is not None:
+                return int(row[0]) if row else 0
+        cursor = connection.cursor()
         if statement_timeout is not None and backend.name == 'postgresql':
             cursor.execute(cls._current_query(True),
-                (str(statement_timeout),))
+                (str(int(statement_timeout)),))
         else:
             cursor.execute(cls._current_query(False))
         row = cursor.fetchone()

@@ -59,7 +59,6 @@ DEFAULT_TIMEOUT = config.getfloat('endpoint', 'timeout', default=5)
 _DEFAULT_TIMEOUT_MS = max(int(DEFAULT_TIMEOUT * 1000), 1)
 PREFIX = config.get('endpoint', 'prefix', default='api').strip('/')
 _CONNECTION_WAIT = config.getfloat('endpoint', 'connection_wait', default=2)
-_request_timeout = config.getint('request', 'timeout', default=0)
 _json_decoder = JSONDecoder()
 
 
@@ -126,9 +125,10 @@ def _serve_request(request, pool, path):
             time.sleep(0.02 * count)
         need_login = False
         try:
+            # No session-wide statement_timeout: on PostgreSQL the
+            # registry read sets a transaction-local one in its round trip.
             transaction = Transaction().start(pool.database_name, 0,
-                readonly=readonly, context=context, timeout=_request_timeout,
-                **transaction_extras)
+                readonly=readonly, context=context, **transaction_extras)
         except _UNAVAILABLE:
             logger.warning("Database unavailable for %s", request,
                 exc_info=True)

@@ -20,6 +20,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -57,9 +58,7 @@ def build(cluster):
     conf.write_text(f"[database]\nuri = {cluster.uri}\n")
     password = WORK / 'password'
     password.write_text(PASSWORD)
-    subprocess.run(cluster._cmd('createdb', '-h', '127.0.0.1',
-            '-p', str(cluster.port), '-U', 'postgres', DATABASE),
-        check=True)
+    cluster_cmd(cluster, 'createdb', DATABASE)
     with open(WORK / 'admin.log', 'wb') as log:
         subprocess.run([BIN / 'trytond-admin', '-c', conf, '-d', DATABASE,
                 '--all', '--email', 'admin@example.com',
@@ -69,10 +68,20 @@ def build(cluster):
     return conf
 
 
-def orm(conf, *args):
+def cluster_cmd(cluster, command, *args):
+    subprocess.run(cluster._cmd(command, '-h', '127.0.0.1',
+            '-p', str(cluster.port), '-U', 'postgres', *args), check=True)
+
+
+def copy_database(cluster, name):
+    "A copy of the built database, made before any server connects to it"
+    cluster_cmd(cluster, 'createdb', '-T', DATABASE, name)
+
+
+def orm(conf, *args, database=DATABASE):
     "Run a bench.orm command; its JSON answer"
     result = subprocess.run([sys.executable, '-m', 'bench.orm', str(conf),
-            DATABASE, *map(str, args)], cwd=ROOT, env=clean_env(),
+            database, *map(str, args)], cwd=ROOT, env=clean_env(),
         capture_output=True, text=True, timeout=900)
     if result.returncode:
         raise SystemExit(f"bench.orm {args} failed:\n{result.stderr}")
@@ -80,26 +89,29 @@ def orm(conf, *args):
 
 
 class Server:
-    def __init__(self, conf, user, workers):
+    "gunicorn serving one database: a worker's heap holds its map only"
+
+    def __init__(self, conf, user, workers, database=DATABASE):
         self.port = free_port()
         self.workers = workers
-        self.log = open(WORK / 'gunicorn.log', 'wb')
+        self.database = database
+        self.log = open(WORK / f'gunicorn-{database}.log', 'wb')
         self.process = subprocess.Popen([BIN / 'gunicorn',
                 '-w', str(workers), '-b', f'127.0.0.1:{self.port}',
                 '--chdir', str(ROOT), '--backlog', '256',
                 'bench.floor_app:app'],
             env=clean_env(TRYTOND_CONFIG=str(conf),
-                TRYTOND_DATABASE_NAMES=DATABASE, BENCH_USER=str(user)),
+                TRYTOND_DATABASE_NAMES=database, BENCH_USER=str(user)),
             stdout=self.log, stderr=subprocess.STDOUT)
 
     def url(self, path):
-        return f'http://127.0.0.1:{self.port}/{DATABASE}{path}'
+        return f'http://127.0.0.1:{self.port}/{self.database}{path}'
 
     def get(self, path, headers=None):
         connection = http.client.HTTPConnection('127.0.0.1', self.port,
             timeout=30)
         try:
-            connection.request('GET', f'/{DATABASE}{path}',
+            connection.request('GET', f'/{self.database}{path}',
                 headers=headers or {})
             response = connection.getresponse()
             return response.status, response.read()
@@ -116,7 +128,7 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.2)
-        raise SystemExit("gunicorn did not start; see .bench/gunicorn.log")
+        raise SystemExit("gunicorn did not start; see .bench/gunicorn-*.log")
 
     def worker_pids(self):
         pid = self.process.pid
@@ -178,55 +190,93 @@ def wrk(url, headers=None, seconds=10, threads=2, connections=16):
 
 
 class Bench:
-    def __init__(self, server, seconds):
-        self.server = server
+    """Rows measured in interleaved rounds.
+
+    Each round runs every row once, for the same length, one after the
+    other: a slow spell of a shared machine hits every row of a round
+    alike, so ratios are taken round by round (paired) and their median
+    is reported.
+    """
+
+    def __init__(self, seconds, rounds):
         self.seconds = seconds
+        self.rounds = rounds
+        self.paths = {}
         self.rows = {}
         self.notes = []
 
-    def run(self, name, path, headers=None):
-        status, body = self.server.get(path, headers)
+    def add(self, name, server, path, headers=None):
+        status, body = server.get(path, headers)
         if status != 200:
             self.rows[name] = None
             self.notes.append(f"{name}: skipped, GET {path} answered "
                 f"{status} {body[:120]!r}")
             say(f"  {name}: skipped ({status})")
             return
+        self.paths[name] = (server.url(path), headers)
+        self.rows[name] = []
+
+    def run(self):
         # Warm every worker (map built, code compiled, caches filled).
-        wrk(self.server.url(path), headers, seconds=2)
-        result = wrk(self.server.url(path), headers, seconds=self.seconds)
-        self.rows[name] = result
-        say(f"  {name}: {result['rps']:.0f} req/s, p50 "
-            f"{result['p50']:.2f} ms, p99 {result['p99']:.2f} ms")
+        for url, headers in self.paths.values():
+            wrk(url, headers, seconds=2)
+        for number in range(1, self.rounds + 1):
+            say(f"  round {number} of {self.rounds}")
+            for name, (url, headers) in self.paths.items():
+                result = wrk(url, headers, seconds=self.seconds)
+                self.rows[name].append(result)
+                say(f"    {name}: {result['rps']:.0f} req/s, p50 "
+                    f"{result['p50']:.2f} ms, p99 {result['p99']:.2f} ms")
+
+    def summary(self, name):
+        rounds = self.rows.get(name)
+        if not rounds:
+            return None
+        return {
+            'rps': median(r['rps'] for r in rounds),
+            'p50': median(r['p50'] for r in rounds),
+            'p99': median(r['p99'] for r in rounds),
+            'bad': sum(r['bad'] for r in rounds),
+            'requests': sum(r['requests'] for r in rounds),
+            }
+
+    def ratios(self, name, base):
+        "Per-round ratios of name to base, sorted"
+        if not self.rows.get(name) or not self.rows.get(base):
+            return []
+        return sorted(a['rps'] / b['rps']
+            for a, b in zip(self.rows[name], self.rows[base]))
 
 
-def ratio(rows, name, base):
-    if rows.get(name) and rows.get(base):
-        return rows[name]['rps'] / rows[base]['rps']
-    return None
+def ratio(bench, name, base):
+    ratios = bench.ratios(name, base)
+    return median(ratios) if ratios else None
+
+
+BASES = {
+    'custom endpoint': 'floor',
+    'seed REST read': 'built-in REST read',
+    'custom + 10 others': 'custom endpoint',
+    'custom + 1,000 others': 'custom + 10 others',
+    'custom + 10,000 others': 'custom + 10 others',
+    }
 
 
 def report(bench, sync, memory, workers):
-    rows = bench.rows
-    bases = {
-        'custom endpoint': 'floor',
-        'seed REST read': 'built-in REST read',
-        'custom + 10,000 others': 'custom + 10 others',
-        'custom + 1,000 others': 'custom + 10 others',
-        'custom + 10 others': 'floor',
-        }
     say()
-    say(f"{'row':<26} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'non-2xx':>8}  ratio")
-    for name, result in rows.items():
+    say(f"{'row':<24} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'non-2xx':>7}  ratio (median of rounds; range)")
+    for name in bench.rows:
+        result = bench.summary(name)
         if result is None:
-            say(f"{name:<26} {'skipped':>8}")
+            say(f"{name:<24} {'skipped':>7}")
             continue
-        base = bases.get(name)
-        value = ratio(rows, name, base) if base else None
-        text = f"{value:.2f}× {base}" if value is not None else ''
-        say(f"{name:<26} {result['rps']:>8.0f} {result['p50']:>8.2f} "
-            f"{result['p99']:>8.2f} {result['bad']:>8}  {text}")
+        base = BASES.get(name)
+        ratios = bench.ratios(name, base) if base else []
+        text = (f"{median(ratios):.2f}× {base} "
+            f"({ratios[0]:.2f}–{ratios[-1]:.2f})" if ratios else '')
+        say(f"{name:<24} {result['rps']:>7.0f} {result['p50']:>7.2f} "
+            f"{result['p99']:>7.2f} {result['bad']:>7}  {text}")
     say()
     say(f"sync of {sync['endpoints']:,} endpoints: {sync['seconds']:.2f} s "
         f"(in the ORM, commit included; {sync['created']:,} created "
@@ -241,13 +291,13 @@ def report(bench, sync, memory, workers):
         say(f"note: {note}")
     say()
     targets = [
-        ("custom ≥ 0.90× floor", ratio(rows, 'custom endpoint', 'floor'),
+        ("custom ≥ 0.90× floor", ratio(bench, 'custom endpoint', 'floor'),
             lambda v: v >= 0.90),
         ("seed REST ≥ 1.0× built-in REST",
-            ratio(rows, 'seed REST read', 'built-in REST read'),
+            ratio(bench, 'seed REST read', 'built-in REST read'),
             lambda v: v >= 1.0),
         ("10,000 ≥ 0.95× of 10",
-            ratio(rows, 'custom + 10,000 others', 'custom + 10 others'),
+            ratio(bench, 'custom + 10,000 others', 'custom + 10 others'),
             lambda v: v >= 0.95),
         ("sync 10,000 < 2 s", sync['seconds'], lambda v: v < 2),
         ("memory < 100 MB", extra_mb, lambda v: v < 100),
@@ -264,59 +314,78 @@ def report(bench, sync, memory, workers):
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--seconds', type=int, default=10,
-        help="length of each measured wrk run (default 10)")
+    parser.add_argument('--seconds', type=int, default=4,
+        help="length of each wrk run (default 4)")
+    parser.add_argument('--rounds', type=int, default=3,
+        help="interleaved rounds over all rows (default 3)")
     parser.add_argument('--workers', type=int, default=2,
-        help="gunicorn sync workers (default 2)")
+        help="gunicorn sync workers per server (default 2)")
     args = parser.parse_args()
     need_wrk()
     started = time.monotonic()
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir()
-    server = None
+    servers = []
     say("Building the database (PostgreSQL, party, 1,000 parties)…")
     with Cluster() as cluster:
         try:
             conf = build(cluster)
             facts = orm(conf, 'init')
-            server = Server(conf, facts['user'], args.workers)
             party = facts['party']
-            server.wait(f'/bench/floor/party/{party}')
-            bench = Bench(server, args.seconds)
-            rest = {'Authorization': f"Bearer {facts['keys']['rest']}"}
-            endpoint = {
-                'Authorization': f"Bearer {facts['keys']['endpoint']}"}
-            say("Measuring…")
-            bench.run('floor', f'/bench/floor/party/{party}')
-            bench.run('built-in REST read',
-                f'/rest/model/party.party/{party}', rest)
-            bench.run('seed REST read',
-                f'/api/rest/model/party.party/{party}', endpoint)
-            bench.run('custom endpoint', f'/api/bench/party/{party}')
+            floor = f'/bench/floor/party/{party}'
             custom = f'/api/bench/party/{party}'
-            for count in [10, 1000]:
-                orm(conf, 'others', count)
-                orm(conf, 'sync')
-                bench.run(f'custom + {count:,} others', custom)
-            memory = {'before': server.rss()}
-            created = orm(conf, 'others', 10000)
-            sync = orm(conf, 'sync')
+            scaled = {count: f'{DATABASE}_{count}'
+                for count in [10, 1000, 10000]}
+            for count, database in scaled.items():
+                copy_database(cluster, database)
+                if count < 10000:
+                    orm(conf, 'others', count, database=database)
+                    orm(conf, 'sync', database=database)
+
+            def serve(database=DATABASE):
+                server = Server(conf, facts['user'], args.workers, database)
+                servers.append(server)
+                server.wait(floor)
+                return server
+
+            main_server = serve()
+            big = serve(scaled[10000])
+            # The 10,000 map: synced while its server runs, as in use.
+            big.get(custom)
+            memory = {'before': big.rss()}
+            created = orm(conf, 'others', 10000, database=big.database)
+            sync = orm(conf, 'sync', database=big.database)
             sync['created'] = created['created']
             sync['create_seconds'] = created['seconds']
             # One request per worker builds its new map; concurrent ones
             # make sure that every worker got one.
             with ThreadPoolExecutor(4 * args.workers) as executor:
-                list(executor.map(lambda _: server.get(custom),
+                list(executor.map(lambda _: big.get(custom),
                         range(8 * args.workers)))
-            memory['after'] = server.rss()
-            bench.run('custom + 10,000 others', custom)
+            memory['after'] = big.rss()
+
+            bench = Bench(args.seconds, args.rounds)
+            rest = {'Authorization': f"Bearer {facts['keys']['rest']}"}
+            endpoint = {
+                'Authorization': f"Bearer {facts['keys']['endpoint']}"}
+            bench.add('floor', main_server, floor)
+            bench.add('built-in REST read', main_server,
+                f'/rest/model/party.party/{party}', rest)
+            bench.add('seed REST read', main_server,
+                f'/api/rest/model/party.party/{party}', endpoint)
+            bench.add('custom endpoint', main_server, custom)
+            bench.add('custom + 10 others', serve(scaled[10]), custom)
+            bench.add('custom + 1,000 others', serve(scaled[1000]), custom)
+            bench.add('custom + 10,000 others', big, custom)
+            say("Measuring…")
+            bench.run()
         finally:
-            if server is not None:
+            for server in servers:
                 server.stop()
     report(bench, sync, memory, args.workers)
     say(f"\n({time.monotonic() - started:.0f} s; wrk -t2 -c16, "
-        f"{args.seconds} s per row, gunicorn -w {args.workers}, "
-        f"{os.cpu_count()} CPUs)")
+        f"{args.rounds} rounds of {args.seconds} s per row, gunicorn -w "
+        f"{args.workers} per database, {os.cpu_count()} CPUs)")
 
 
 if __name__ == '__main__':

@@ -2,7 +2,10 @@
 # level of this repository contains the full copyright notices and license
 # terms.
 import json
+import unittest
+from unittest import mock
 
+from trytond import backend
 from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.modules.endpoint.exceptions import (
@@ -10,10 +13,17 @@ from trytond.modules.endpoint.exceptions import (
     SyncError,
 )
 from trytond.pool import Pool
-from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+from trytond.tests.test_tryton import (
+    DB_NAME,
+    ModuleTestCase,
+    with_transaction,
+)
 from trytond.transaction import Transaction
 
 from .tools import make_user
+
+_postgresql_only = unittest.skipUnless(
+    backend.name == 'postgresql', "PostgreSQL only")
 
 
 class EndpointTestCase(ModuleTestCase):
@@ -201,6 +211,75 @@ class EndpointTestCase(ModuleTestCase):
             self._endpoint(route='bad')
 
 
+
+    def _begins(self, connection):
+        "A probe of the BEGIN commands psycopg sends on its own"
+        exec_command = connection._exec_command
+        sent = []
+
+        def probe(command, *args, **kwargs):
+            sent.append(bytes(command))
+            return exec_command(command, *args, **kwargs)
+        return sent, mock.patch.object(connection, '_exec_command', probe)
+
+    @_postgresql_only
+    def test_read_opens_the_transaction(self):
+        "BEGIN, the timeout and the read go together, as psycopg would begin"
+        with Transaction().start(DB_NAME, 0, readonly=True) as transaction:
+            Registry = Pool().get('endpoint.registry')
+            connection = transaction.connection
+            sent, probe = self._begins(connection)
+            with probe:
+                version = Registry.current(statement_timeout=1234)
+                cursor = connection.cursor()
+                cursor.execute('SHOW statement_timeout')
+                self.assertEqual(cursor.fetchone()[0], '1234ms')
+                cursor.execute('SHOW transaction_isolation')
+                self.assertEqual(cursor.fetchone()[0], 'repeatable read')
+                cursor.execute('SHOW transaction_read_only')
+                self.assertEqual(cursor.fetchone()[0], 'on')
+                cursor.execute(
+                    f'SELECT "version" FROM "{Registry._table}"')
+                self.assertEqual(cursor.fetchone()[0], version)
+            self.assertFalse(
+                [c for c in sent if c.upper().startswith(b'BEGIN')])
+            transaction.rollback()
+            # Local to the transaction: the pooled connection keeps none.
+            cursor = connection.cursor()
+            cursor.execute('SHOW statement_timeout')
+            self.assertNotEqual(cursor.fetchone()[0], '1234ms')
+
+    @_postgresql_only
+    def test_read_in_open_transaction(self):
+        "Inside a started transaction the read is an ordinary query"
+        with Transaction().start(DB_NAME, 0) as transaction:
+            Registry = Pool().get('endpoint.registry')
+            cursor = transaction.connection.cursor()
+            cursor.execute('SELECT 1')
+            version = Registry.current(statement_timeout=2500)
+            cursor.execute('SHOW statement_timeout')
+            self.assertEqual(cursor.fetchone()[0], '2500ms')
+            cursor.execute('SHOW transaction_read_only')
+            self.assertEqual(cursor.fetchone()[0], 'off')
+            self.assertEqual(Registry.current(), version)
+
+    @_postgresql_only
+    def test_failed_read_rolls_back(self):
+        "A failing read raises psycopg's error and leaves a rollback-able "
+        "transaction"
+        from psycopg import errors, pq
+
+        from trytond_endpoint.pgbegin import begin_and_fetch
+        with Transaction().start(DB_NAME, 0) as transaction:
+            connection = transaction.connection
+            with self.assertRaises(errors.UndefinedTable):
+                begin_and_fetch(connection, 'SELECT 1 FROM "no_such_table"')
+            self.assertEqual(connection.pgconn.transaction_status,
+                pq.TransactionStatus.INERROR)
+            transaction.rollback()
+            self.assertEqual(begin_and_fetch(connection, 'SELECT 1, NULL'),
+                ('1', None))
+            self.assertIsNone(begin_and_fetch(connection, 'SELECT 1'))
 
 class TryEndpointTestCase(ModuleTestCase):
     "Test the Test wizard"

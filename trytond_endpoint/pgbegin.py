@@ -1,0 +1,58 @@
+"""Open a PostgreSQL transaction and read one row in a single round trip.
+
+psycopg sends ``BEGIN`` on its own before the first statement of a
+transaction and waits for its answer: with the registry version read on
+every request, that is one network round trip more than a plain Tryton
+route pays.  Sent together in one simple-protocol message, ``BEGIN``, the
+transaction's settings and the read cost one.  psycopg follows the
+server's transaction status, so it sends no second ``BEGIN`` and commits
+or rolls back as usual.
+"""
+from contextlib import nullcontext
+
+try:
+    from psycopg import IsolationLevel, errors, pq
+except ImportError:  # SQLite-only installs
+    pq = None
+
+__all__ = ['begin_and_fetch']
+
+
+def begin_and_fetch(connection, *statements):
+    """First row (as text values) of the last of ``statements``, run as
+    the start of ``connection``'s transaction; None when that is not
+    possible (not psycopg, autocommit, or a transaction already open)
+    and the caller should run its query the ordinary way.
+
+    ``statements`` are complete SQL with no parameters: only the caller's
+    own constants go in them.
+    """
+    pgconn = getattr(connection, 'pgconn', None)
+    if (pq is None or pgconn is None or connection.autocommit
+            or pgconn.transaction_status != pq.TransactionStatus.IDLE):
+        return None
+    command = '; '.join((_begin(connection), *statements))
+    with getattr(connection, 'lock', None) or nullcontext():
+        result = pgconn.exec_(command.encode())
+    if result.status != pq.ExecStatus.TUPLES_OK:
+        raise errors.error_from_result(
+            result, encoding=connection.info.encoding)
+    if not result.ntuples:
+        return ()
+    return tuple(
+        None if value is None else value.decode()
+        for value in (result.get_value(0, i) for i in range(result.nfields)))
+
+
+def _begin(connection):
+    # The statement psycopg would send, from the connection's settings.
+    parts = ['BEGIN']
+    if connection.isolation_level is not None:
+        level = IsolationLevel(connection.isolation_level)
+        parts.append('ISOLATION LEVEL ' + level.name.replace('_', ' '))
+    if connection.read_only is not None:
+        parts.append('READ ONLY' if connection.read_only else 'READ WRITE')
+    if connection.deferrable is not None:
+        parts.append(
+            'DEFERRABLE' if connection.deferrable else 'NOT DEFERRABLE')
+    return ' '.join(parts)
