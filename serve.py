@@ -116,7 +116,7 @@ def _serve_request(request, pool, path):
     count = 0
     caller = None
     logs = []
-    request_id = uuid.uuid4().hex[:12]
+    request_id = _RequestId()
     transaction_extras = {}
     # What the endpoint log needs to explain a failure to its admin
     failed = {'endpoint': None, 'logs': logs}
@@ -199,6 +199,19 @@ def _serve_request(request, pool, path):
     return response
 
 
+class _RequestId:
+    "The id quoted in logs and errors, drawn when first shown"
+    __slots__ = ('_value',)
+
+    def __init__(self):
+        self._value = None
+
+    def __str__(self):
+        if self._value is None:
+            self._value = uuid.uuid4().hex[:12]
+        return self._value
+
+
 def _connection_lost(transaction):
     connection = transaction.connection
     return bool(getattr(connection, 'broken', False)
@@ -266,16 +279,17 @@ def error_response(exception, request, request_id, failed):
     if isinstance(exception, BudgetExceeded):
         logger.warning("Endpoint over budget %s [%s]: %s",
             request, request_id, exception)
-        return Problem(504, str(exception), request_id=request_id).response()
+        return Problem(504, str(exception),
+            request_id=str(request_id)).response()
     if isinstance(exception, HTTPException):
         return Problem(exception.code, exception.description).response()
     logger.exception("Endpoint failure %s [%s]", request, request_id)
     if failed.get('endpoint'):
-        failed['logs'].append((failed['endpoint'], 'error', request_id,
+        failed['logs'].append((failed['endpoint'], 'error', str(request_id),
                 f"{type(exception).__name__}: {exception}"[:4000]))
     return Problem(500,
         f"Unexpected failure; quote error id {request_id} to the "
-        "administrator.", error_id=request_id).response()
+        "administrator.", error_id=str(request_id)).response()
 
 
 def _serve(request, pool, path, caller, failed, request_id):
@@ -563,7 +577,8 @@ def _logger(logs, endpoint_id, request_id):
             raise ValueError("level is debug, info, warning or error")
         if len(logs) >= 100:
             return
-        logs.append((endpoint_id, level, request_id, str(message)[:4000]))
+        logs.append(
+            (endpoint_id, level, str(request_id), str(message)[:4000]))
     return log
 
 
@@ -585,6 +600,10 @@ def _write_logs(pool, logs):
 def _response(result, method):
     if not isinstance(result, dict):
         raise TypeError("result must stay a dict")
+    if len(result) == 1 and type(result.get('payload')) in (dict, list):
+        # The common answer: a JSON payload with no status or header.
+        return Response(jsonenc.dumps(check_payload(result['payload'])),
+            content_type='application/json')
     response = result.get('response')
     if response is not None:
         if not isinstance(response, SnippetResponse):

@@ -413,6 +413,8 @@ class UploadedFile:
         return f'<UploadedFile {self.filename!r} {len(self.data)} bytes>'
 
 
+# Read-only, so one serves every request with no query, form or file.
+_EMPTY = FrozenMultiMapping()
 HIDDEN_HEADERS = frozenset({'authorization', 'cookie', 'proxy-authorization'})
 
 
@@ -443,16 +445,16 @@ class RequestView:
         values = {
             'method': str(method),
             'path': str(path),
-            'args': FrozenMultiMapping(args),
+            'args': FrozenMultiMapping(args) if args else _EMPTY,
             'headers': FrozenMultiMapping(
                 headers, fold_case=True, drop=HIDDEN_HEADERS),
             'json': json,
             'data': bytes(data or b''),
             'text': str(text or ''),
-            'form': FrozenMultiMapping(form),
+            'form': FrozenMultiMapping(form) if form else _EMPTY,
             'files': FrozenMultiMapping(
                 (name, UploadedFile.from_any(f))
-                for name, f in _pairs(files)),
+                for name, f in _pairs(files)) if files else _EMPTY,
             'path_params': types.MappingProxyType(dict(path_params or {})),
             'content_type': content_type,
             'xml': xml,
