@@ -1,5 +1,5 @@
 """What the engine knows of one endpoint record."""
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 METHODS = ('GET', 'POST', 'PUT', 'PATCH', 'DELETE')
 BODY_METHODS = frozenset({'POST', 'PUT', 'PATCH'})
@@ -36,9 +36,12 @@ class Definition:
     timeout: float | None = None
 
     def to_dict(self):
-        return asdict(self)
+        # Every value is a scalar: no deep copy (asdict) needed.
+        return {name: getattr(self, name) for name in _NAMES}
 
     @classmethod
     def from_dict(cls, values):
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
+        return cls(**{k: v for k, v in values.items() if k in _NAMES})
+
+
+_NAMES = tuple(f.name for f in fields(Definition))

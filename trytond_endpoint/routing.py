@@ -66,7 +66,20 @@ def check_route(route):
         # A static path: nothing for Werkzeug to parse, and most routes of
         # a large registry are static.
         return None
+    if _check_rule(_rule_shape(route)) is None:
+        return None
     return _check_rule(route)
+
+
+def _rule_shape(route):
+    """The route with each run of plain characters outside its variables
+    made one letter: what Werkzeug's parser accepts does not depend on
+    them, so generated routes share one check."""
+    return _PLAIN_RUN.sub('a', route)
+
+
+# Runs of letters, digits, '_' and '-' not inside <…>.
+_PLAIN_RUN = re.compile(r'[A-Za-z0-9_-]+(?![^<]*>)')
 
 
 @lru_cache(maxsize=4096)
