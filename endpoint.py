@@ -404,10 +404,7 @@ class Registry(ModelSQL):
         """
         connection = Transaction().connection
         if backend.name == 'postgresql':
-            statements = [f'SELECT "version" FROM "{cls._table}" LIMIT 1']
-            if statement_timeout is not None:
-                statements.insert(0,
-                    f'SET LOCAL statement_timeout = {int(statement_timeout)}')
+            statements = cls._opening_statements(statement_timeout)
             row = begin_and_fetch(connection, *statements)
             if row is not None:
                 return int(row[0]) if row else 0
@@ -419,6 +416,16 @@ class Registry(ModelSQL):
             cursor.execute(cls._current_query(False))
         row = cursor.fetchone()
         return row[0] if row else 0
+
+    @classmethod
+    @lru_cache(maxsize=8)
+    def _opening_statements(cls, statement_timeout):
+        statements = (f'SELECT "version" FROM "{cls._table}" LIMIT 1',)
+        if statement_timeout is not None:
+            statements = (
+                f'SET LOCAL statement_timeout = {int(statement_timeout)}',
+                *statements)
+        return statements
 
     @classmethod
     @lru_cache(maxsize=2)

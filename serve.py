@@ -59,6 +59,7 @@ DEFAULT_TIMEOUT = config.getfloat('endpoint', 'timeout', default=5)
 _DEFAULT_TIMEOUT_MS = max(int(DEFAULT_TIMEOUT * 1000), 1)
 PREFIX = config.get('endpoint', 'prefix', default='api').strip('/')
 _CONNECTION_WAIT = config.getfloat('endpoint', 'connection_wait', default=2)
+_RETRY = config.getint('database', 'retry')
 _json_decoder = JSONDecoder()
 
 
@@ -112,7 +113,6 @@ def _serve_request(request, pool, path):
     method = request.method
     readonly = method in READONLY_METHODS
     context = {'_request': request.context}
-    retry = config.getint('database', 'retry')
     count = 0
     caller = None
     logs = []
@@ -161,7 +161,7 @@ def _serve_request(request, pool, path):
                                 "A database statement ran over the time "
                                 "budget."), request, request_id, failed)
                         break
-                    if count < retry and not readonly:
+                    if count < _RETRY and not readonly:
                         count += 1
                         continue
                     logger.warning("Database unavailable for %s", request,
@@ -179,7 +179,7 @@ def _serve_request(request, pool, path):
                     else:
                         transaction.commit()
         except _UNAVAILABLE:
-            if lost and count < retry:
+            if lost and count < _RETRY:
                 count += 1
                 continue
             logger.warning("Database unavailable for %s", request,

@@ -9,6 +9,7 @@ server's transaction status, so it sends no second ``BEGIN`` and commits
 or rolls back as usual.
 """
 from contextlib import nullcontext
+from functools import lru_cache
 
 try:
     from psycopg import IsolationLevel, errors, pq
@@ -31,9 +32,10 @@ def begin_and_fetch(connection, *statements):
     if (pq is None or pgconn is None or connection.autocommit
             or pgconn.transaction_status != pq.TransactionStatus.IDLE):
         return None
-    command = '; '.join((_begin(connection), *statements))
+    command = _command(connection.isolation_level, connection.read_only,
+        connection.deferrable, statements)
     with getattr(connection, 'lock', None) or nullcontext():
-        result = pgconn.exec_(command.encode())
+        result = pgconn.exec_(command)
     if result.status != pq.ExecStatus.TUPLES_OK:
         raise errors.error_from_result(
             result, encoding=connection.info.encoding)
@@ -44,15 +46,15 @@ def begin_and_fetch(connection, *statements):
         for value in (result.get_value(0, i) for i in range(result.nfields)))
 
 
-def _begin(connection):
-    # The statement psycopg would send, from the connection's settings.
+@lru_cache(maxsize=64)
+def _command(isolation_level, read_only, deferrable, statements):
+    # The BEGIN psycopg would send, from the connection's settings.
     parts = ['BEGIN']
-    if connection.isolation_level is not None:
-        level = IsolationLevel(connection.isolation_level)
+    if isolation_level is not None:
+        level = IsolationLevel(isolation_level)
         parts.append('ISOLATION LEVEL ' + level.name.replace('_', ' '))
-    if connection.read_only is not None:
-        parts.append('READ ONLY' if connection.read_only else 'READ WRITE')
-    if connection.deferrable is not None:
-        parts.append(
-            'DEFERRABLE' if connection.deferrable else 'NOT DEFERRABLE')
-    return ' '.join(parts)
+    if read_only is not None:
+        parts.append('READ ONLY' if read_only else 'READ WRITE')
+    if deferrable is not None:
+        parts.append('DEFERRABLE' if deferrable else 'NOT DEFERRABLE')
+    return '; '.join((' '.join(parts), *statements)).encode()

@@ -49,6 +49,8 @@ def _no_builder(rule, *args, **kwargs):
 
 CONVERTERS = {'base64': Base64Converter}
 logger = logging.getLogger(__name__)
+# Paths whose match a live map remembers (hot paths skip Werkzeug).
+MATCH_MEMO = 4096
 _VARIABLE = re.compile(r'<(?:([a-zA-Z_][a-zA-Z0-9_]*)(\([^>]*\))?:)?[^>]+>')
 
 
@@ -153,6 +155,8 @@ class LiveMap:
             self.entries[definition.id] = Entry(definition)
         self._adapter = self.map.bind('localhost')
         self.cache = {}  # derived documents (OpenAPI…) of this version
+        # A map never changes: what it answered for a path it answers again.
+        self._matched = {}
 
     def match(self, path, method):
         """Return ``(entry, path_params)`` or raise :class:`Problem`.
@@ -160,6 +164,11 @@ class LiveMap:
         ``OPTIONS`` is answered by :meth:`allowed_methods`, HEAD matches
         the GET record.
         """
+        key = (path, method)
+        matched = self._matched.get(key)
+        if matched is not None:
+            id_, params = matched
+            return self.entries[id_], dict(params)
         try:
             id_, params = self._adapter.match(path, method=method)
         except MethodNotAllowed as exception:
@@ -169,7 +178,10 @@ class LiveMap:
                 headers={'Allow': ', '.join(allowed)})
         except (NotFound, RequestRedirect):
             raise Problem(404, f"No endpoint at {path}.")
-        return self.entries[id_], params
+        if len(self._matched) >= MATCH_MEMO:
+            self._matched.clear()
+        self._matched[key] = (id_, params)
+        return self.entries[id_], dict(params)
 
     def allowed_methods(self, path):
         methods = set(self._adapter.allowed_methods(path))
