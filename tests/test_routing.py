@@ -4,9 +4,12 @@
 """The route checker and the published form of a definition, without ORM."""
 import json
 import unittest
+from unittest import mock
 
+from trytond_endpoint import routing
 from trytond_endpoint.definition import Definition
-from trytond_endpoint.routing import _check_rule, check_route
+from trytond_endpoint.problem import Problem
+from trytond_endpoint.routing import LiveMap, _check_rule, check_route
 
 
 class CheckRouteTestCase(unittest.TestCase):
@@ -48,6 +51,46 @@ class CheckRouteTestCase(unittest.TestCase):
                 with self.subTest(route=route):
                     self.assertEqual(check_route(route),
                         _check_rule.__wrapped__(route))
+
+
+class LiveMapTestCase(unittest.TestCase):
+
+    def setUp(self):
+        self.live = LiveMap(1, [
+                Definition(id=1, name='One', route='/orders/<int:id>'),
+                Definition(id=2, name='Two', route='/orders/<int:id>',
+                    method='DELETE'),
+                Definition(id=3, name='Three', route='/static'),
+                ])
+
+    def test_repeated_path_skips_werkzeug(self):
+        "A path matched once is answered from memory, with fresh params"
+        entry, params = self.live.match('/orders/7', 'GET')
+        self.assertEqual((entry.definition.id, params), (1, {'id': 7}))
+        params['id'] = 99
+        with mock.patch.object(self.live, '_adapter') as adapter:
+            entry, params = self.live.match('/orders/7', 'GET')
+            adapter.match.assert_not_called()
+        self.assertEqual((entry.definition.id, params), (1, {'id': 7}))
+        entry, _ = self.live.match('/orders/7', 'DELETE')
+        self.assertEqual(entry.definition.id, 2)
+
+    def test_errors_are_not_remembered(self):
+        for _ in range(2):
+            with self.assertRaises(Problem) as cm:
+                self.live.match('/orders/x', 'GET')
+            self.assertEqual(cm.exception.status, 404)
+            with self.assertRaises(Problem) as cm:
+                self.live.match('/static', 'POST')
+            self.assertEqual(cm.exception.status, 405)
+        self.assertEqual(self.live._matched, {})
+
+    def test_memory_is_bounded(self):
+        with mock.patch.object(routing, 'MATCH_MEMO', 10):
+            for number in range(25):
+                entry, params = self.live.match(f'/orders/{number}', 'GET')
+                self.assertEqual(params, {'id': number})
+                self.assertLessEqual(len(self.live._matched), 10)
 
 
 class DefinitionTestCase(unittest.TestCase):
