@@ -60,6 +60,8 @@ _DEFAULT_TIMEOUT_MS = max(int(DEFAULT_TIMEOUT * 1000), 1)
 PREFIX = config.get('endpoint', 'prefix', default='api').strip('/')
 _CONNECTION_WAIT = config.getfloat('endpoint', 'connection_wait', default=2)
 _RETRY = config.getint('database', 'retry')
+# On PostgreSQL the registry read sets the default budget for the SQL.
+_BUDGET_SET_AT_READ = backend.name == 'postgresql'
 _json_decoder = JSONDecoder()
 
 
@@ -355,8 +357,8 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
             'request': RequestView(
                 method=method, path=path,
                 args=args,
-                # The view drops Authorization and Cookie itself.
-                headers=dict(request.headers.items()),
+                # The view copies them and drops Authorization and Cookie.
+                headers=request.headers.items(),
                 json=body.json if body else None,
                 data=body.data if body else b'',
                 text=body.text if body else '',
@@ -368,9 +370,7 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
             'pool': pool_proxy,
             'rest': RestHelper(request),
             'user': _UserFacts(user_id),
-            'endpoint': Facts('endpoint', id=definition.id,
-                name=definition.name, route=definition.route,
-                method=definition.method),
+            'endpoint': entry.get_facts(_endpoint_facts),
             'context': {k: v for k, v in transaction.context.items()
                 if not k.startswith('_')},
             'log': _logger(logs, definition.id, request_id),
@@ -378,8 +378,11 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
             }
         budget = definition.timeout or DEFAULT_TIMEOUT
         try:
-            with _limit_statements(transaction, budget):
+            if budget == DEFAULT_TIMEOUT and _BUDGET_SET_AT_READ:
                 run_snippet(compiled.code, names, timeout=budget)
+            else:
+                with _limit_statements(transaction, budget):
+                    run_snippet(compiled.code, names, timeout=budget)
         finally:
             # A snippet that caught a database failure must not get its
             # broken transaction committed.
@@ -388,6 +391,11 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
         response.headers['Content-Language'] = (
             transaction.language.replace('_', '-'))
     return response
+
+
+def _endpoint_facts(definition):
+    return Facts('endpoint', id=definition.id, name=definition.name,
+        route=definition.route, method=definition.method)
 
 
 _DOC_PATHS = frozenset({'/openapi.json', '/openapi.yaml', '/docs', '/docs/'})

@@ -401,6 +401,27 @@ def _path(Model_, path, walk_last=False):
 def _fields_names(Model_, fields_names):
     if fields_names is None:
         return None
+    if type(fields_names) not in {list, tuple}:
+        return _check_fields_names(Model_, fields_names)
+    try:
+        key = (Model_, tuple(fields_names))
+        checked = _CHECKED_FIELDS.get(key)
+    except TypeError:  # unhashable items: refused below
+        return _check_fields_names(Model_, fields_names)
+    if checked is not None:
+        return list(checked)
+    result = _check_fields_names(Model_, fields_names)
+    if len(_CHECKED_FIELDS) >= 2048:
+        _CHECKED_FIELDS.clear()
+    _CHECKED_FIELDS[key] = tuple(result)
+    return result
+
+
+# (model class, names) already checked: a class and its fields never change.
+_CHECKED_FIELDS = {}
+
+
+def _check_fields_names(Model_, fields_names):
     if isinstance(fields_names, str) or not isinstance(
             fields_names, (list, tuple)):
         raise TypeError("fields_names is a list of field names.")

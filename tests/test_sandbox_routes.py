@@ -234,6 +234,21 @@ class SandboxRouteTestCase(EndpointRouteTestCase):
                     f"result['payload'] = pool.get('party.party').{call}",
                     403, secrets=['alice'])
 
+    def test_checked_field_names_stay_checked(self):
+        "Names checked once are not a way around the check later"
+        Party = "pool.get('party.party')"
+        self.ok(f"result['payload'] = {Party}.read([{self.seed}], "
+            "['name', 'code'])")
+        for names in ["'name'", "('name', 'code')[0]", "{'name': 1}",
+                "['name', 'create_uid.login']", "[['name'], 'code']"]:
+            with self.subTest(names=names):
+                self.stopped(f"result['payload'] = {Party}.read("
+                    f"[{self.seed}], {names})", 400, 403, 500,
+                    secrets=['alice'])
+        payload = self.ok(f"result['payload'] = {Party}.read("
+            f"[{self.seed}], ('name', 'code'))")
+        self.assertEqual(sorted(payload[0]), ['code', 'id', 'name'])
+
     def test_dotted_fields_into_unreadable_model(self):
         "Dotted field names obey the target model's access"
         self.stopped("result['payload'] = pool.get('party.party')"

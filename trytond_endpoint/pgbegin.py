@@ -41,9 +41,8 @@ def begin_and_fetch(connection, *statements):
             result, encoding=connection.info.encoding)
     if not result.ntuples:
         return ()
-    return tuple(
-        None if value is None else value.decode()
-        for value in (result.get_value(0, i) for i in range(result.nfields)))
+    values = [result.get_value(0, i) for i in range(result.nfields)]
+    return tuple([None if v is None else v.decode() for v in values])
 
 
 @lru_cache(maxsize=64)

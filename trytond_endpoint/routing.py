@@ -118,12 +118,19 @@ def route_clashes(routes):
 
 class Entry:
     "One served endpoint with what was compiled for it"
-    __slots__ = ('definition', 'compiled', '_lock')
+    __slots__ = ('definition', 'compiled', 'facts', '_lock')
 
     def __init__(self, definition):
         self.definition = definition
         self.compiled = None
+        self.facts = None
         self._lock = threading.Lock()
+
+    def get_facts(self, make):
+        # Read-only facts of the definition, shared by its requests.
+        if self.facts is None:
+            self.facts = make(self.definition)
+        return self.facts
 
     def get_compiled(self, compile_):
         # Compiled on first use so a sync of thousands of endpoints stays
