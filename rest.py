@@ -35,6 +35,7 @@ from trytond.transaction import Transaction, without_check_access
 
 from trytond_endpoint.problem import Problem
 from trytond_endpoint.sandbox import Response
+from trytond_endpoint.sandbox_guards import PROXY_TYPES
 
 from . import rest_formats
 from .snippet_pool import is_admin_model
@@ -704,3 +705,6 @@ def _in_order(row, names):
         position.setdefault(name.split('.', 1)[0], index)
     return dict(sorted(row.items(),
             key=lambda item: position.get(item[0].rstrip('.'), len(names))))
+
+
+PROXY_TYPES.add(RestHelper)

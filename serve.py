@@ -46,6 +46,7 @@ from trytond_endpoint.sandbox import (
     run_snippet,
 )
 from trytond_endpoint.sandbox import Response as SnippetResponse
+from trytond_endpoint.sandbox_guards import PROXY_TYPES
 from trytond_endpoint.sandbox_namespaces import Facts, FrozenMultiMapping
 from trytond_endpoint.sandbox_namespaces import UserError as SnippetError
 
@@ -577,6 +578,9 @@ class _UserFacts:
 
     def to_dict(self):
         return self.__load().to_dict()
+
+
+PROXY_TYPES.add(_UserFacts)
 
 
 def _logger(logs, endpoint_id, request_id):

@@ -44,6 +44,7 @@ from trytond.pool import Pool
 from trytond.transaction import Transaction, check_access, without_check_access
 
 from trytond_endpoint.sandbox import BudgetExceeded
+from trytond_endpoint.sandbox_guards import PROXY_TYPES
 
 # Models that administer the server itself: nobody reaches them from an
 # endpoint, whatever their rights (users, keys, sessions, access, actions,
@@ -829,3 +830,6 @@ class PoolProxy:
         failure = self.__state.failure
         if failure is not None:
             raise failure
+
+
+PROXY_TYPES.update({PoolProxy, ModelProxy, RecordView})

@@ -774,3 +774,28 @@ def test_snippet_doc_lists_every_name():
         ).read_text()
     for entry in HELP:
         assert f"``{entry['name']}``" in text, entry['name']
+
+
+@pytest.mark.parametrize('name', [
+        '__class__', '_names', '__dict__', 'co_code', 'format',
+        'format_map', 'mro', 'gi_frame', 'tb_frame', 'f_globals',
+        '\uff3f\uff3fclass\uff3f\uff3f', '_\u200b_class__', 42, b'json'])
+def test_proxy_attributes_checked(name):
+    "The fast path for the server's own objects keeps every name check"
+    from trytond_endpoint.sandbox_guards import PROXY_TYPES, guarded_getattr
+    from trytond_endpoint.sandbox_namespaces import Facts, FrozenMultiMapping
+    view = RequestView(method='GET', path='/p', args={'a': '1'}, headers={})
+    objects = [view, view.args, Facts('endpoint', id=1), SAFE_MODULES['json']]
+    assert {type(o) for o in objects} <= PROXY_TYPES
+    assert FrozenMultiMapping in PROXY_TYPES
+    for obj in objects:
+        with pytest.raises((SnippetError, AttributeError, TypeError)):
+            guarded_getattr(obj, name)
+
+
+def test_proxy_attributes_read():
+    from trytond_endpoint.sandbox_guards import guarded_getattr
+    view = RequestView(method='GET', path='/p', args={'a': '1'}, headers={})
+    assert guarded_getattr(view, 'method') == 'GET'
+    assert guarded_getattr(guarded_getattr(view, 'args'), 'get')('a') == '1'
+    assert guarded_getattr(SAFE_MODULES['json'], 'dumps')([1]) == '[1]'

@@ -295,13 +295,28 @@ OPEN_TYPES = {
     }
 
 
+_FORMAT_NAMES = frozenset({'format', 'format_map'})
+
+
 def _deny(obj, name):
     return SnippetError(
         f'Access to attribute "{name}" of {type(obj).__name__} '
         'is not allowed.')
 
 
+# Exact types of the server's read-only views and proxies (request, pool,
+# namespaces…): none is text, a number, a class, a module or an
+# exception, so an attribute of theirs needs the name checks only.
+# Registered by the modules that define them.
+PROXY_TYPES = set()
+
+
 def guarded_getattr(obj, name):
+    if (type(obj) in PROXY_TYPES and type(name) is str and name.isascii()
+            and not name.startswith(FORBIDDEN_ATTRIBUTE_PREFIXES)
+            and name not in FORBIDDEN_ATTRIBUTES
+            and name not in _FORMAT_NAMES):
+        return getattr(obj, name)
     if not isinstance(name, str):
         raise SnippetError('Attribute names must be text.')
     if not name.isascii():
@@ -317,7 +332,7 @@ def guarded_getattr(obj, name):
                 raise _deny(obj, name)
             function = _safe_format if name == 'format' else _safe_format_map
             return types.MethodType(function, obj)
-    elif name in {'format', 'format_map'}:
+    elif name in _FORMAT_NAMES:
         # Only the neutered str versions exist in snippets.
         raise _deny(obj, name)
     elif isinstance(obj, int) and name == 'to_bytes':

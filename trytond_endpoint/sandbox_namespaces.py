@@ -17,7 +17,7 @@ import time as _time
 import types
 from collections.abc import Mapping
 
-from .sandbox_guards import MAX_LENGTH, BudgetExceeded
+from .sandbox_guards import MAX_LENGTH, PROXY_TYPES, BudgetExceeded
 
 
 class Namespace:
@@ -469,3 +469,8 @@ class RequestView:
 
     def __repr__(self):
         return f'<RequestView {self.method} {self.path}>'
+
+
+PROXY_TYPES.update({
+        Namespace, Facts, FrozenMultiMapping, RequestView, UploadedFile,
+        Response})
