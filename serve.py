@@ -25,7 +25,6 @@ from trytond.res.user import UserApplication as _BaseUserApplication
 from trytond.transaction import (
     Transaction,
     TransactionError,
-    check_access,
     without_check_access,
 )
 from trytond.worker import run_task
@@ -350,8 +349,9 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
         args = _flat(request.args)
     context = _context(request)
 
+    # The request's context with access checks on: check_access() in one.
     with transaction.set_user(user_id), \
-            transaction.set_context(context), check_access():
+            transaction.set_context(context, _check_access=True):
         result = {}
         pool_proxy = PoolProxy()
         names = {
