@@ -1,6 +1,7 @@
 # This file is part of the endpoint module.  The COPYRIGHT file at the top
 # level of this repository contains the full copyright notices and license
 # terms.
+import contextlib
 import json
 import unittest
 from unittest import mock
@@ -262,6 +263,25 @@ class EndpointTestCase(ModuleTestCase):
             cursor.execute('SHOW transaction_read_only')
             self.assertEqual(cursor.fetchone()[0], 'off')
             self.assertEqual(Registry.current(), version)
+
+    @_postgresql_only
+    def test_read_on_lost_connection(self):
+        "A connection lost under the read is an OperationalError"
+        from trytond_endpoint.pgbegin import begin_and_fetch
+        checked = False
+        # Ending the transaction fails too, on the dead connection.
+        with contextlib.suppress(backend.DatabaseOperationalError), \
+                Transaction().start(DB_NAME, 0) as transaction:
+            connection = transaction.connection
+            pid = connection.info.backend_pid
+            with transaction.new_transaction() as other:
+                cursor = other.connection.cursor()
+                cursor.execute('SELECT pg_terminate_backend(%s)', (pid,))
+            with self.assertRaises(backend.DatabaseOperationalError):
+                begin_and_fetch(connection, 'SELECT 1')
+            self.assertTrue(connection.closed)
+            checked = True
+        self.assertTrue(checked)
 
     @_postgresql_only
     def test_failed_read_rolls_back(self):

@@ -37,6 +37,11 @@ def begin_and_fetch(connection, *statements):
     with getattr(connection, 'lock', None) or nullcontext():
         result = pgconn.exec_(command)
     if result.status != pq.ExecStatus.TUPLES_OK:
+        if pgconn.status != pq.ConnStatus.OK:
+            # A lost connection reports no SQLSTATE: say it as psycopg
+            # does, so that callers see an OperationalError.
+            raise errors.OperationalError(
+                "the connection was lost: " + pgconn.get_error_message())
         raise errors.error_from_result(
             result, encoding=connection.info.encoding)
     if not result.ntuples:
