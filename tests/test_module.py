@@ -276,7 +276,10 @@ class EndpointTestCase(ModuleTestCase):
             pid = connection.info.backend_pid
             with transaction.new_transaction() as other:
                 cursor = other.connection.cursor()
-                cursor.execute('SELECT pg_terminate_backend(%s)', (pid,))
+                # Waits up to 5 s for the backend to be gone.
+                cursor.execute('SELECT pg_terminate_backend(%s, 5000)',
+                    (pid,))
+                self.assertTrue(cursor.fetchone()[0])
             with self.assertRaises(backend.DatabaseOperationalError):
                 begin_and_fetch(connection, 'SELECT 1')
             self.assertTrue(connection.closed)
