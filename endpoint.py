@@ -403,39 +403,29 @@ class Registry(ModelSQL):
         in one round trip: it is done on every request.
         """
         connection = Transaction().connection
+        statements = cls._opening_statements(
+            statement_timeout if backend.name == 'postgresql' else None)
         if backend.name == 'postgresql':
-            statements = cls._opening_statements(statement_timeout)
             row = begin_and_fetch(connection, *statements)
             if row is not None:
                 return int(row[0]) if row else 0
+        # A transaction already open (or SQLite): one statement at a time.
         cursor = connection.cursor()
-        if statement_timeout is not None and backend.name == 'postgresql':
-            cursor.execute(cls._current_query(True),
-                (str(int(statement_timeout)),))
-        else:
-            cursor.execute(cls._current_query(False))
+        for statement in statements:
+            cursor.execute(statement)
         row = cursor.fetchone()
         return row[0] if row else 0
 
     @classmethod
     @lru_cache(maxsize=8)
     def _opening_statements(cls, statement_timeout):
+        # Rendered once: python-sql's rendering costs as much as the query.
         statements = (f'SELECT "version" FROM "{cls._table}" LIMIT 1',)
         if statement_timeout is not None:
             statements = (
                 f'SET LOCAL statement_timeout = {int(statement_timeout)}',
                 *statements)
         return statements
-
-    @classmethod
-    @lru_cache(maxsize=2)
-    def _current_query(cls, with_timeout):
-        # Rendered once: python-sql's rendering costs as much as the query.
-        if with_timeout:
-            return (f'SELECT "version", '
-                f"set_config('statement_timeout', %s, true) "
-                f'FROM "{cls._table}" LIMIT 1')
-        return f'SELECT "version" FROM "{cls._table}" LIMIT 1'
 
     @classmethod
     def bump(cls):

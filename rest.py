@@ -367,7 +367,7 @@ class RestHelper:
                 order=order, fields_names=names)
         except (ValueError, TypeError, KeyError, IndexError) as exception:
             raise Problem(400, f"Invalid domain or order: {exception}.")
-        rows = _remove_dots([_in_order(r, names) for r in rows])
+        rows = _remove_dots(_in_order(rows, names))
         headers = {'Accept-Ranges': 'records'}
         if ranged:
             if not rows and offset:
@@ -698,13 +698,15 @@ def _not_acceptable():
         + ', '.join(rest_formats.FORMATS.values()) + '.')
 
 
-def _in_order(row, names):
-    "The row's keys in the order the fields were asked, for stable columns"
+def _in_order(rows, names):
+    "The rows' keys in the order the fields were asked, for stable columns"
     position = {}
     for index, name in enumerate(names):
         position.setdefault(name.split('.', 1)[0], index)
-    return dict(sorted(row.items(),
-            key=lambda item: position.get(item[0].rstrip('.'), len(names))))
+
+    def key(item):
+        return position.get(item[0].rstrip('.'), len(names))
+    return [dict(sorted(row.items(), key=key)) for row in rows]
 
 
 PROXY_TYPES.add(RestHelper)

@@ -8,7 +8,7 @@ import logging
 import time
 import uuid
 from base64 import urlsafe_b64decode
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 
 from trytond import backend, config
@@ -60,8 +60,6 @@ _DEFAULT_TIMEOUT_MS = max(int(DEFAULT_TIMEOUT * 1000), 1)
 PREFIX = config.get('endpoint', 'prefix', default='api').strip('/')
 _CONNECTION_WAIT = config.getfloat('endpoint', 'connection_wait', default=2)
 _RETRY = config.getint('database', 'retry')
-# On PostgreSQL the registry read sets the default budget for the SQL.
-_BUDGET_SET_AT_READ = backend.name == 'postgresql'
 _json_decoder = JSONDecoder()
 
 
@@ -225,9 +223,8 @@ def _unavailable():
         "try again shortly.", headers={'Retry-After': '1'}).response()
 
 
-@contextmanager
 def _limit_statements(transaction, budget):
-    "The snippet's budget bounds its SQL too"
+    "The snippet's budget bounds its SQL too: a context for the run"
     connection = transaction.connection
     if backend.name == 'postgresql':
         # The default budget was set when the registry version was read.
@@ -236,18 +233,25 @@ def _limit_statements(transaction, budget):
             cursor.execute(
                 "SELECT set_config('statement_timeout', %s, true)",
                 (str(max(int(budget * 1000), 1)),))
+        return _NO_LIMIT
+    if hasattr(connection, 'set_progress_handler'):
+        return _sqlite_deadline(connection, budget)
+    return _NO_LIMIT
+
+
+_NO_LIMIT = nullcontext()
+
+
+@contextmanager
+def _sqlite_deadline(connection, budget):
+    "Interrupt a statement that runs past the deadline"
+    deadline = time.monotonic() + budget
+    connection.set_progress_handler(
+        lambda: int(time.monotonic() > deadline), 10_000)
+    try:
         yield
-    elif hasattr(connection, 'set_progress_handler'):
-        # SQLite: interrupt a statement that runs past the deadline.
-        deadline = time.monotonic() + budget
-        connection.set_progress_handler(
-            lambda: int(time.monotonic() > deadline), 10_000)
-        try:
-            yield
-        finally:
-            connection.set_progress_handler(None, 0)
-    else:
-        yield
+    finally:
+        connection.set_progress_handler(None, 0)
 
 
 def _statement_cancelled(exception):
@@ -379,11 +383,8 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
             }
         budget = definition.timeout or DEFAULT_TIMEOUT
         try:
-            if budget == DEFAULT_TIMEOUT and _BUDGET_SET_AT_READ:
+            with _limit_statements(transaction, budget):
                 run_snippet(compiled.code, names, timeout=budget)
-            else:
-                with _limit_statements(transaction, budget):
-                    run_snippet(compiled.code, names, timeout=budget)
         finally:
             # A snippet that caught a database failure must not get its
             # broken transaction committed.

@@ -94,11 +94,12 @@ def _check_scope(state, Model_, ids):
     "Refuse ids that lie outside the model's scope"
     scope = _scope(Model_)
     if scope and ids:
+        unique = list(set(ids))
         # Only counted here; reading them is then checked as usual.
         with without_check_access():
             inside = _call(state, Model_.search_count,
-                [('id', 'in', list(set(ids))), *scope])
-        if inside != len(set(ids)):
+                [('id', 'in', unique), *scope])
+        if inside != len(unique):
             raise _refused(Model_.__name__)
     return ids
 

@@ -30,7 +30,6 @@ def _compile(source):
     return compile_snippet(source, '<endpoint>')
 
 
-
 def compile_definition(definition):
     "Compile a definition; raises SnippetError or SchemaError"
     media_type = None
