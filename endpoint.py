@@ -24,7 +24,7 @@ from trytond_endpoint.definition import (
     METHODS,
     Definition,
 )
-from trytond_endpoint.pgbegin import begin_and_fetch
+from trytond_endpoint.pgbegin import Prepared, begin_and_fetch
 from trytond_endpoint.routing import route_clashes
 from trytond_endpoint.sandbox import HELP
 
@@ -412,7 +412,7 @@ class Registry(ModelSQL):
         # A transaction already open (or SQLite): one statement at a time.
         cursor = connection.cursor()
         for statement in statements:
-            cursor.execute(statement)
+            cursor.execute(getattr(statement, 'query', statement))
         row = cursor.fetchone()
         return row[0] if row else 0
 
@@ -420,7 +420,8 @@ class Registry(ModelSQL):
     @lru_cache(maxsize=8)
     def _opening_statements(cls, statement_timeout):
         # Rendered once: python-sql's rendering costs as much as the query.
-        statements = (f'SELECT "version" FROM "{cls._table}" LIMIT 1',)
+        statements = (Prepared('endpoint_registry_version',
+                f'SELECT "version" FROM "{cls._table}" LIMIT 1'),)
         if statement_timeout is not None:
             statements = (
                 f'SET LOCAL statement_timeout = {int(statement_timeout)}',

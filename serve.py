@@ -92,7 +92,9 @@ def live_map(pool):
 
 
 def serve(request, pool, path):
-    _bound_connection_wait(pool.database_name)
+    if pool.database_name not in _BOUNDED:
+        _bound_connection_wait(backend.Database(pool.database_name))
+        _BOUNDED.add(pool.database_name)
     try:
         return _serve_request(request, pool, path)
     except _UNAVAILABLE:
@@ -101,10 +103,16 @@ def serve(request, pool, path):
         return _unavailable()
 
 
-def _bound_connection_wait(database_name):
+# Names of the databases whose connection pool had its wait bounded here
+_BOUNDED = set()
+
+
+def _bound_connection_wait(database):
     # psycopg_pool lets a request wait 30 s for a connection; with the
-    # database down that is a stuck worker, not an answer.
-    connpool = getattr(backend.Database(database_name), '_connpool', None)
+    # database down that is a stuck worker, not an answer.  Checked again
+    # on each transaction's database: a pool made anew (the database
+    # dropped and created again) is bounded from its second request on.
+    connpool = getattr(database, '_connpool', None)
     if connpool is not None and connpool.timeout != _CONNECTION_WAIT:
         connpool.timeout = _CONNECTION_WAIT
 
@@ -134,6 +142,7 @@ def _serve_request(request, pool, path):
                 exc_info=True)
             response = _unavailable()
             break
+        _bound_connection_wait(transaction.database)
         lost = False
         try:
             with transaction:
@@ -347,10 +356,14 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
     method = request.method
     logs = failed['logs']
     body = _body(request, definition, compiled)
+    environ = request.environ
     if compiled.query_contract is not None:
         args = compiled.query_contract.coerce(request.args)
-    else:
+    elif environ.get('QUERY_STRING'):
         args = _flat(request.args)
+    else:
+        # Werkzeug would parse the empty query string into a new MultiDict.
+        args = None
     context = _context(request)
 
     # The request's context with access checks on: check_access() in one.
@@ -371,7 +384,8 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
                 files=body.files if body else None,
                 xml=body.xml if body else None,
                 path_params=path_params,
-                content_type=request.mimetype or None),
+                content_type=(request.mimetype or None)
+                if environ.get('CONTENT_TYPE') else None),
             'pool': pool_proxy,
             'rest': RestHelper(request),
             'user': _UserFacts(user_id),
@@ -490,7 +504,8 @@ def _flat(multidict):
 
 def _context(request):
     context = {}
-    header = request.headers.get('X-Tryton-Context')
+    environ = request.environ
+    header = environ.get('HTTP_X_TRYTON_CONTEXT')
     if header:
         try:
             context = json.loads(urlsafe_b64decode(header),
@@ -503,7 +518,7 @@ def _context(request):
         context = {k: v for k, v in context.items()
             if isinstance(k, str) and not k.startswith('_')}
     context.pop('user', None)
-    if request.accept_languages:
+    if environ.get('HTTP_ACCEPT_LANGUAGE') and request.accept_languages:
         language = request.accept_languages.best
         if language and language != '*':
             context['language'] = language.replace('-', '_')

@@ -304,6 +304,84 @@ class EndpointTestCase(ModuleTestCase):
                 ('1', None))
             self.assertIsNone(begin_and_fetch(connection, 'SELECT 1'))
 
+    def _statements(self, connection):
+        cursor = connection.cursor()
+        cursor.execute('SELECT name FROM pg_prepared_statements '
+            "WHERE name LIKE 'endpoint%%'")
+        return [n for n, in cursor]
+
+    def _forget(self, transaction):
+        "A session without the read's prepared statement, known as such"
+        from trytond_endpoint import pgbegin
+        connection = transaction.connection
+        present = self._statements(connection)
+        transaction.rollback()
+        if present:
+            connection.pgconn.exec_(b'DEALLOCATE endpoint_registry_version')
+        pgbegin._PREPARED.pop(connection, None)
+
+    @_postgresql_only
+    def test_read_is_prepared_once(self):
+        "The server plans the read once per connection, not per request"
+        with Transaction().start(DB_NAME, 0, readonly=True) as transaction:
+            Registry = Pool().get('endpoint.registry')
+            connection = transaction.connection
+            self._forget(transaction)
+            version = Registry.current()
+            seen = []
+            for _ in range(3):
+                cursor = connection.cursor()
+                cursor.execute('SELECT prepare_time, '
+                    'generic_plans + custom_plans FROM pg_prepared_statements '
+                    "WHERE name = 'endpoint_registry_version'")
+                seen.append(cursor.fetchone())
+                transaction.rollback()
+                self.assertEqual(Registry.current(), version)
+            # Made once, then run once per read
+            self.assertEqual(len({made for made, _ in seen}), 1)
+            self.assertEqual([runs for _, runs in seen], [1, 2, 3])
+
+    @_postgresql_only
+    def test_read_survives_lost_statement(self):
+        "A session that lost the statement, or that has it unknown to "
+        "this process, still reads the version"
+        from trytond_endpoint import pgbegin
+        with Transaction().start(DB_NAME, 0, readonly=True) as transaction:
+            Registry = Pool().get('endpoint.registry')
+            connection = transaction.connection
+            version = Registry.current()
+            transaction.rollback()
+            connection.pgconn.exec_(b'DEALLOCATE endpoint_registry_version')
+            self.assertEqual(Registry.current(statement_timeout=1500),
+                version)
+            cursor = connection.cursor()
+            cursor.execute('SHOW statement_timeout')
+            self.assertEqual(cursor.fetchone()[0], '1500ms')
+            transaction.rollback()
+            pgbegin._PREPARED[connection].clear()
+            self.assertEqual(Registry.current(), version)
+            self.assertEqual(self._statements(connection),
+                ['endpoint_registry_version'])
+            transaction.rollback()
+            self.assertEqual(Registry.current(), version)
+
+    @_postgresql_only
+    def test_read_unprepared_without_prepare_threshold(self):
+        "Where psycopg prepares nothing (a transaction pooler), nor do we"
+        with Transaction().start(DB_NAME, 0, readonly=True) as transaction:
+            Registry = Pool().get('endpoint.registry')
+            connection = transaction.connection
+            self._forget(transaction)
+            threshold = connection.prepare_threshold
+            connection.prepare_threshold = None
+            try:
+                version = Registry.current()
+                self.assertEqual(self._statements(connection), [])
+            finally:
+                connection.prepare_threshold = threshold
+            transaction.rollback()
+            self.assertEqual(Registry.current(), version)
+
 class TryEndpointTestCase(ModuleTestCase):
     "Test the Test wizard"
     module = 'endpoint'

@@ -7,7 +7,14 @@ route pays.  Sent together in one simple-protocol message, ``BEGIN``, the
 transaction's settings and the read cost one.  psycopg follows the
 server's transaction status, so it sends no second ``BEGIN`` and commits
 or rolls back as usual.
+
+A query sent as text is parsed and planned again each time, which costs
+the server more than running it.  So the read is a prepared statement of
+the session, made on a connection's first read, where psycopg itself
+prepares statements (``prepare_threshold`` not None; a pooler that does
+not keep sessions needs it None).
 """
+import weakref
 from contextlib import nullcontext
 from functools import lru_cache
 
@@ -16,7 +23,23 @@ try:
 except ImportError:  # SQLite-only installs
     pq = None
 
-__all__ = ['begin_and_fetch']
+__all__ = ['begin_and_fetch', 'Prepared']
+
+# Connections whose session holds our prepared statements, by name
+_PREPARED = weakref.WeakKeyDictionary()
+_NO_STATEMENT = '26000'  # invalid_sql_statement_name
+_DUPLICATE = '42P05'  # duplicate_prepared_statement
+
+
+class Prepared:
+    "A query run as the session's prepared statement ``name``"
+    __slots__ = ('name', 'query')
+
+    def __init__(self, name, query):
+        if not name.isidentifier() or not name.islower():
+            raise ValueError(f"Not a plain statement name: {name!r}")
+        self.name = name
+        self.query = query
 
 
 def begin_and_fetch(connection, *statements):
@@ -26,12 +49,43 @@ def begin_and_fetch(connection, *statements):
     and the caller should run its query the ordinary way.
 
     ``statements`` are complete SQL with no parameters: only the caller's
-    own constants go in them.
+    own constants go in them.  The last may be a ``Prepared``.
     """
     pgconn = getattr(connection, 'pgconn', None)
     if (pq is None or pgconn is None or connection.autocommit
             or pgconn.transaction_status != pq.TransactionStatus.IDLE):
         return None
+    *settings, last = statements
+    if not isinstance(last, Prepared):
+        return _fetch(connection, pgconn, statements)
+    if connection.prepare_threshold is None:
+        return _fetch(connection, pgconn, (*settings, last.query))
+    for retry in (False, True):
+        known = _PREPARED.setdefault(connection, set())
+        if last.name in known:
+            run = (f'EXECUTE {last.name}',)
+        else:
+            run = (f'PREPARE {last.name} AS {last.query}',
+                f'EXECUTE {last.name}')
+        try:
+            row = _fetch(connection, pgconn, (*settings, *run))
+        except errors.DatabaseError as error:
+            # The session lost the statement (DISCARD ALL) or has it
+            # from before this process knew the connection: nothing was
+            # done yet, so start again knowing better.
+            if retry or error.sqlstate not in {_NO_STATEMENT, _DUPLICATE}:
+                raise
+            pgconn.exec_(b'ROLLBACK')
+            if error.sqlstate == _NO_STATEMENT:
+                known.discard(last.name)
+            else:
+                known.add(last.name)
+            continue
+        known.add(last.name)
+        return row
+
+
+def _fetch(connection, pgconn, statements):
     command = _command(connection.isolation_level, connection.read_only,
         connection.deferrable, statements)
     with getattr(connection, 'lock', None) or nullcontext():
