@@ -31,7 +31,7 @@ from trytond.worker import run_task
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from trytond_endpoint import jsonenc, openapi
+from trytond_endpoint import connpool, jsonenc, openapi
 from trytond_endpoint.compiled import compile_definition
 from trytond_endpoint.content import media_type_matches, parse_content_type
 from trytond_endpoint.contracts import decode_body
@@ -92,9 +92,9 @@ def live_map(pool):
 
 
 def serve(request, pool, path):
-    if pool.database_name not in _BOUNDED:
-        _bound_connection_wait(backend.Database(pool.database_name))
-        _BOUNDED.add(pool.database_name)
+    if pool.database_name not in _TUNED:
+        connpool.tune(backend.Database(pool.database_name), _CONNECTION_WAIT)
+        _TUNED.add(pool.database_name)
     try:
         return _serve_request(request, pool, path)
     except _UNAVAILABLE:
@@ -103,18 +103,10 @@ def serve(request, pool, path):
         return _unavailable()
 
 
-# Names of the databases whose connection pool had its wait bounded here
-_BOUNDED = set()
-
-
-def _bound_connection_wait(database):
-    # psycopg_pool lets a request wait 30 s for a connection; with the
-    # database down that is a stuck worker, not an answer.  Checked again
-    # on each transaction's database: a pool made anew (the database
-    # dropped and created again) is bounded from its second request on.
-    connpool = getattr(database, '_connpool', None)
-    if connpool is not None and connpool.timeout != _CONNECTION_WAIT:
-        connpool.timeout = _CONNECTION_WAIT
+# Names of the databases whose connection pool was tuned in this process;
+# a pool made anew (the database dropped and created again) is tuned after
+# its first transaction.
+_TUNED = set()
 
 
 def _serve_request(request, pool, path):
@@ -135,14 +127,15 @@ def _serve_request(request, pool, path):
         try:
             # No session-wide statement_timeout: on PostgreSQL the
             # registry read sets a transaction-local one in its round trip.
-            transaction = Transaction().start(pool.database_name, 0,
-                readonly=readonly, context=context, **transaction_extras)
+            with connpool.unchecked():
+                transaction = Transaction().start(pool.database_name, 0,
+                    readonly=readonly, context=context, **transaction_extras)
         except _UNAVAILABLE:
             logger.warning("Database unavailable for %s", request,
                 exc_info=True)
             response = _unavailable()
             break
-        _bound_connection_wait(transaction.database)
+        connpool.tune(transaction.database, _CONNECTION_WAIT)
         lost = False
         try:
             with transaction:
