@@ -397,8 +397,11 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
             # broken transaction committed.
             pool_proxy._raise_failure()
         response = _response(result, method)
-        response.headers['Content-Language'] = (
-            transaction.language.replace('_', '-'))
+        # Transaction.language, without building a Pool to find the
+        # default
+        language = (transaction.context.get('language')
+            or pool.get('ir.configuration').get_language())
+        response.headers['Content-Language'] = language.replace('_', '-')
     return response
 
 

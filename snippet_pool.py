@@ -176,6 +176,9 @@ def _call(state, function, *args, **kwargs):
         raise DatabaseFailure(
             'The database operation failed; the request is abandoned.')
     try:
+        if transaction.context.get('_check_access'):
+            # Already on for the whole run (the endpoint's serve)
+            return function(*args, **kwargs)
         with check_access():
             return function(*args, **kwargs)
     except Exception as exception:
@@ -206,13 +209,16 @@ def _target(field):
 
 # Plain data
 
+_PLAIN_SCALARS = frozenset({str, int, float, bool, type(None),
+        decimal.Decimal, dt.date, dt.datetime, dt.time, dt.timedelta, bytes})
+
+
 def plain(value):
     "Data read from the ORM, checked to be plain: never an object"
     kind = type(value)
-    if kind in {str, int, float, bool, type(None), decimal.Decimal,
-            dt.date, dt.datetime, dt.time, dt.timedelta, bytes}:
+    if kind in _PLAIN_SCALARS:
         return value
-    if kind in {list, tuple}:
+    if kind is list or kind is tuple:
         return [plain(v) for v in value]
     if kind is dict:
         return {str(k): plain(v) for k, v in value.items()}

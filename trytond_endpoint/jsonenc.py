@@ -31,9 +31,14 @@ def _default(value):
         f"{type(value).__name__} is not JSON serialisable")
 
 
+# One encoder for every answer: json.dumps makes a new one per call when
+# given options.
+_ENCODER = json.JSONEncoder(default=_default, ensure_ascii=False,
+    separators=(',', ':'), allow_nan=False)
+
+
 def dumps(value):
-    text = json.dumps(value, default=_default, ensure_ascii=False,
-        separators=(',', ':'), allow_nan=False)
+    text = _ENCODER.encode(value)
     if _MARK[1:] in text:
         text = _MARKED.sub(r'\1', text)
     return text.encode('utf-8')
