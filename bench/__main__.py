@@ -11,81 +11,30 @@ See doc/benchmarks.rst for what each row measures.
 """
 import argparse
 import http.client
-import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from statistics import median
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-sys.path.insert(0, str(ROOT / 'tests'))
-
-from pgcluster import Cluster, clean_env, free_port  # noqa: E402
-
-DATABASE = 'bench'
-WORK = ROOT / '.bench'
-PASSWORD = 'bench-Admin-42'
-
-
-def say(*args):
-    print(*args, flush=True)
-
-
-def need_wrk():
-    if shutil.which('wrk'):
-        return
-    if os.getuid() == 0:
-        say("Installing wrk from Debian…")
-        env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
-        subprocess.run(['apt-get', 'update', '-qq'], env=env, check=True)
-        subprocess.run(['apt-get', 'install', '-y', '-qq', 'wrk'], env=env,
-            check=True, stdout=subprocess.DEVNULL)
-    if not shutil.which('wrk'):
-        raise SystemExit(
-            "The benchmark needs wrk: sudo apt-get install -y wrk")
-
-
-
-
-def build(cluster):
-    conf = WORK / 'trytond.conf'
-    conf.write_text(f"[database]\nuri = {cluster.uri}\n")
-    password = WORK / 'password'
-    password.write_text(PASSWORD)
-    cluster_cmd(cluster, 'createdb', DATABASE)
-    with open(WORK / 'admin.log', 'wb') as log:
-        subprocess.run([BIN / 'trytond-admin', '-c', conf, '-d', DATABASE,
-                '--all', '--email', 'admin@example.com',
-                '-u', 'endpoint', 'party', '--activate-dependencies'],
-            env=clean_env(TRYTONPASSFILE=str(password)), check=True,
-            stdout=log, stderr=subprocess.STDOUT)
-    return conf
-
-
-def cluster_cmd(cluster, command, *args):
-    subprocess.run(cluster._cmd(command, '-h', '127.0.0.1',
-            '-p', str(cluster.port), '-U', 'postgres', *args), check=True)
-
-
-def copy_database(cluster, name):
-    "A copy of the built database, made before any server connects to it"
-    cluster_cmd(cluster, 'createdb', '-T', DATABASE, name)
-
-
-def orm(conf, *args, database=DATABASE):
-    "Run a bench.orm command; its JSON answer"
-    result = subprocess.run([sys.executable, '-m', 'bench.orm', str(conf),
-            database, *map(str, args)], cwd=ROOT, env=clean_env(),
-        capture_output=True, text=True, timeout=900)
-    if result.returncode:
-        raise SystemExit(f"bench.orm {args} failed:\n{result.stderr}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+from bench import instructions
+from bench.common import (
+    BIN,
+    DATABASE,
+    ROOT,
+    WORK,
+    Cluster,
+    build,
+    clean_env,
+    copy_database,
+    free_port,
+    need_debian,
+    orm,
+    say,
+)
 
 
 class Server:
@@ -191,9 +140,9 @@ class Bench:
     """Rows measured in interleaved rounds.
 
     Each round runs every row once, for the same length, one after the
-    other: a slow spell of a shared machine hits every row of a round
-    alike, so ratios are taken round by round (paired) and their median
-    is reported.
+    other (rows compared are added next to each other): a slow spell of
+    a shared machine hits every row of a round alike, so ratios are taken
+    round by round (paired) and their median is reported.
     """
 
     def __init__(self, seconds, rounds):
@@ -218,9 +167,14 @@ class Bench:
         # Warm every worker (map built, code compiled, caches filled).
         for url, headers in self.paths.values():
             wrk(url, headers, seconds=2)
+        rows = list(self.paths.items())
         for number in range(1, self.rounds + 1):
             say(f"  round {number} of {self.rounds}")
-            for name, (url, headers) in self.paths.items():
+            # Every other round backwards: a machine slowing down (or
+            # speeding up) through a round favours the first rows of one
+            # round and the last of the next alike.
+            for name, (url, headers) in (
+                    rows if number % 2 else reversed(rows)):
                 result = wrk(url, headers, seconds=self.seconds)
                 self.rows[name].append(result)
                 say(f"    {name}: {result['rps']:.0f} req/s, p50 "
@@ -263,7 +217,10 @@ def report(bench, sync, memory, workers):
     say()
     say(f"{'row':<24} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
         f"{'non-2xx':>7}  ratio (median of rounds; range)")
-    for name in bench.rows:
+    shown = ['floor', 'built-in REST read', 'seed REST read',
+        'custom endpoint', *[n for n in BASES if n.startswith('custom +')]]
+    for name in sorted(bench.rows, key=lambda n: (
+                shown.index(n) if n in shown else len(shown))):
         result = bench.summary(name)
         if result is None:
             say(f"{name:<24} {'skipped':>7}")
@@ -317,8 +274,17 @@ def main():
         help="interleaved rounds over all rows (default 3)")
     parser.add_argument('--workers', type=int, default=2,
         help="gunicorn sync workers per server (default 2)")
+    parser.add_argument('--instructions', type=int, metavar='REQUESTS',
+        nargs='?', const=300, default=None,
+        help="count instructions per request under callgrind instead "
+        "(default 300 requests per row); see bench/instructions.py")
     args = parser.parse_args()
-    need_wrk()
+    if args.instructions is not None:
+        shutil.rmtree(WORK, ignore_errors=True)
+        WORK.mkdir()
+        instructions.run(args.instructions)
+        return
+    need_debian('wrk')
     started = time.monotonic()
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir()
@@ -369,13 +335,13 @@ def main():
             # Each row has a server of its own: no worker mixes the load
             # of two rows.
             bench.add('floor', floor_server, floor)
+            bench.add('custom endpoint', serve(), custom)
             bench.add('built-in REST read', serve(),
                 f'/rest/model/party.party/{party}', rest)
             bench.add('seed REST read', serve(),
                 f'/api/rest/model/party.party/{party}', endpoint)
-            bench.add('custom endpoint', serve(), custom)
-            bench.add('custom + 10 others', serve(scaled[10]), custom)
             bench.add('custom + 1,000 others', serve(scaled[1000]), custom)
+            bench.add('custom + 10 others', serve(scaled[10]), custom)
             bench.add('custom + 10,000 others', big, custom)
             say("Measuring…")
             bench.run()

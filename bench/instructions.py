@@ -1,0 +1,150 @@
+# This file is part of the endpoint module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+"""Instructions per request, counted by callgrind: ``./dev bench
+--instructions``.
+
+Throughput on a shared machine drifts by several percent from one minute
+to the next; the number of instructions a request runs does not.  Each
+database's rows are replayed in one Tryton process (``bench.replay``,
+Werkzeug's test client, no HTTP server) under ``valgrind
+--tool=callgrind``, whose counters are zeroed before and dumped after each
+row.  The figures are the Python process's only: PostgreSQL's share and
+the time spent waiting are in the ``wrk`` rows.
+"""
+import json
+import re
+import subprocess
+import sys
+import time
+
+from bench.common import (
+    DATABASE,
+    ROOT,
+    WORK,
+    Cluster,
+    build,
+    clean_env,
+    copy_database,
+    need_debian,
+    orm,
+    say,
+)
+
+
+def count(conf, database, user, rows, requests):
+    "Instructions per request of each row, replayed against database"
+    out = WORK / f'callgrind-{database}'
+    command = ['valgrind', '--tool=callgrind',
+        f'--callgrind-out-file={out}', sys.executable, '-m', 'bench.replay',
+        json.dumps(rows), str(requests)]
+    process = subprocess.Popen(command, cwd=ROOT,
+        env=clean_env(TRYTOND_CONFIG=str(conf),
+            TRYTOND_DATABASE_NAMES=database, BENCH_USER=str(user)),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, text=True)
+    counts = {}
+    try:
+        for name, _, _ in rows:
+            _expect(process, 'ready')
+            _control(process, '--zero')
+            _next(process)
+            _expect(process, 'done')
+            before = set(WORK.glob(f'{out.name}.*'))
+            _control(process, '--dump=' + name)
+            counts[name] = _total(_new_dump(out, before)) / requests
+            _next(process)
+        process.wait(60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return counts
+
+
+def _expect(process, word):
+    line = process.stdout.readline()
+    if not line.startswith(word):
+        raise SystemExit(f"bench.replay: expected {word!r}, got {line!r}; "
+            "run it alone to see why")
+
+
+def _next(process):
+    process.stdin.write('\n')
+    process.stdin.flush()
+
+
+def _control(process, option):
+    subprocess.run(['callgrind_control', option, str(process.pid)],
+        check=True, capture_output=True)
+
+
+def _new_dump(out, before, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        new = sorted(set(WORK.glob(f'{out.name}.*')) - before)
+        if new and 'totals:' in new[-1].read_text():
+            return new[-1]
+        time.sleep(0.2)
+    raise SystemExit("callgrind wrote no dump")
+
+
+def _total(path):
+    match = re.search(r'^(?:summary|totals):\s+(\d+)', path.read_text(),
+        re.M)
+    return int(match.group(1))
+
+
+def run(requests):
+    need_debian('valgrind')
+    need_debian('callgrind_control', 'valgrind')
+    say("Building the database (PostgreSQL, party, 1,000 parties)…")
+    with Cluster() as cluster:
+        conf = build(cluster)
+        facts = orm(conf, 'init')
+        party, user = facts['party'], facts['user']
+        scaled = {n: f'{DATABASE}_{n}' for n in [10, 10000]}
+        for n, database in scaled.items():
+            copy_database(cluster, database)
+            orm(conf, 'others', n, database=database)
+            orm(conf, 'sync', database=database)
+        rest = {'Authorization': f"Bearer {facts['keys']['rest']}"}
+        endpoint = {'Authorization': f"Bearer {facts['keys']['endpoint']}"}
+
+        def path(database, tail):
+            return f'/{database}{tail}'
+        rows = [
+            ['floor', path(DATABASE, f'/bench/floor/party/{party}'), {}],
+            ['custom endpoint', path(DATABASE, f'/api/bench/party/{party}'),
+                {}],
+            ['built-in REST read',
+                path(DATABASE, f'/rest/model/party.party/{party}'), rest],
+            ['seed REST read',
+                path(DATABASE, f'/api/rest/model/party.party/{party}'),
+                endpoint],
+            ]
+        say(f"Counting ({requests} requests per row, under callgrind)…")
+        counts = count(conf, DATABASE, user, rows, requests)
+        for n, database in scaled.items():
+            name = f'custom + {n:,} others'
+            counts.update(count(conf, database, user, [[name,
+                            path(database, f'/api/bench/party/{party}'),
+                            {}]], requests))
+    report(counts)
+
+
+RATIOS = [
+    ('custom endpoint', 'floor'),
+    ('seed REST read', 'built-in REST read'),
+    ('custom + 10,000 others', 'custom + 10 others'),
+    ]
+
+
+def report(counts):
+    say(f"\n{'row':<24} {'instructions/request':>22}")
+    for name, value in counts.items():
+        say(f"{name:<24} {value / 1e6:>20.3f} M")
+    say("\nbase's instructions / row's (this process only; above 1: "
+        "the row runs fewer):")
+    for name, base in RATIOS:
+        say(f"  {name} vs {base}: {counts[base] / counts[name]:.3f}")

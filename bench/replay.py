@@ -1,0 +1,42 @@
+# This file is part of the endpoint module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+"""Replay requests in process, row by row, at the parent's signal.
+
+``python -m bench.replay <rows JSON> <requests>``, run under callgrind by
+``bench.instructions``: the rows are ``[name, path, headers]``; each is
+warmed up, then, for each row, the process prints ``ready <name>``, waits
+for a line on stdin, sends the requests, prints ``done <name>`` and waits
+again.  The parent zeroes and dumps callgrind's counters around each row.
+"""
+import json
+import sys
+
+from werkzeug.test import Client
+
+from bench.floor_app import app
+
+WARM_UP = 50
+
+
+def main():
+    rows = json.loads(sys.argv[1])
+    requests = int(sys.argv[2])
+    client = Client(app)
+    for name, path, headers in rows:
+        for _ in range(WARM_UP):
+            response = client.get(path, headers=headers)
+            if response.status_code != 200:
+                raise SystemExit(f"{name}: {response.status_code} "
+                    f"{response.get_data(as_text=True)[:200]}")
+    for name, path, headers in rows:
+        print('ready', name, flush=True)
+        sys.stdin.readline()
+        for _ in range(requests):
+            client.get(path, headers=headers)
+        print('done', name, flush=True)
+        sys.stdin.readline()
+
+
+if __name__ == '__main__':
+    main()
