@@ -499,7 +499,7 @@ class RestTestCase(EndpointRouteTestCase):
 
     def test_encodings(self):
         "Decimal, dates and bytes in each format"
-        from .. import rest_formats
+        from trytond.modules.endpoint import rest_formats
         data = [{'id': 1, '__name__': 'x', 'amount': Decimal('1.10'),
                 'day': dt.date(2026, 1, 2), 'data': b'\x00\xff',
                 'none': None}]
