@@ -280,15 +280,13 @@ def main():
         help="count instructions per request under callgrind instead "
         "(default 300 requests per row); see bench/instructions.py")
     args = parser.parse_args()
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir()
     if args.instructions is not None:
-        shutil.rmtree(WORK, ignore_errors=True)
-        WORK.mkdir()
         instructions.run(args.instructions)
         return
     need_debian('wrk')
     started = time.monotonic()
-    shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir()
     servers = []
     say("Building the database (PostgreSQL, party, 1,000 parties)…")
     with Cluster() as cluster:

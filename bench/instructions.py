@@ -52,7 +52,7 @@ def count(conf, database, user, rows, requests):
             _expect(process, 'done')
             before = set(WORK.glob(f'{out.name}.*'))
             _control(process, '--dump=' + name)
-            counts[name] = _total(_new_dump(out, before)) / requests
+            counts[name] = _total(_new_dump_text(out, before)) / requests
             _next(process)
         process.wait(60)
     finally:
@@ -79,20 +79,22 @@ def _control(process, option):
         check=True, capture_output=True)
 
 
-def _new_dump(out, before, timeout=30):
+def _new_dump_text(out, before, timeout=30):
+    "The text of the dump written since before, once complete"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         new = sorted(set(WORK.glob(f'{out.name}.*')) - before)
-        if new and 'totals:' in new[-1].read_text():
-            return new[-1]
+        if new:
+            text = new[-1].read_text()
+            if 'totals:' in text:
+                return text
         time.sleep(0.2)
     raise SystemExit("callgrind wrote no dump")
 
 
-def _total(path):
-    match = re.search(r'^(?:summary|totals):\s+(\d+)', path.read_text(),
-        re.M)
-    return int(match.group(1))
+def _total(text):
+    return int(re.search(r'^(?:summary|totals):\s+(\d+)', text,
+            re.M).group(1))
 
 
 def run(requests):
@@ -110,26 +112,21 @@ def run(requests):
             orm(conf, 'sync', database=database)
         rest = {'Authorization': f"Bearer {facts['keys']['rest']}"}
         endpoint = {'Authorization': f"Bearer {facts['keys']['endpoint']}"}
-
-        def path(database, tail):
-            return f'/{database}{tail}'
         rows = [
-            ['floor', path(DATABASE, f'/bench/floor/party/{party}'), {}],
-            ['custom endpoint', path(DATABASE, f'/api/bench/party/{party}'),
-                {}],
+            ['floor', f'/{DATABASE}/bench/floor/party/{party}', {}],
+            ['custom endpoint', f'/{DATABASE}/api/bench/party/{party}', {}],
             ['built-in REST read',
-                path(DATABASE, f'/rest/model/party.party/{party}'), rest],
+                f'/{DATABASE}/rest/model/party.party/{party}', rest],
             ['seed REST read',
-                path(DATABASE, f'/api/rest/model/party.party/{party}'),
-                endpoint],
+                f'/{DATABASE}/api/rest/model/party.party/{party}', endpoint],
             ]
         say(f"Counting ({requests} requests per row, under callgrind)…")
         counts = count(conf, DATABASE, user, rows, requests)
         for n, database in scaled.items():
             name = f'custom + {n:,} others'
             counts.update(count(conf, database, user, [[name,
-                            path(database, f'/api/bench/party/{party}'),
-                            {}]], requests))
+                            f'/{database}/api/bench/party/{party}', {}]],
+                    requests))
     report(counts)
 
 
