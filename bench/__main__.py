@@ -271,8 +271,8 @@ def main():
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--seconds', type=int, default=4,
         help="length of each wrk run (default 4)")
-    parser.add_argument('--rounds', type=int, default=5,
-        help="interleaved rounds over all rows (default 5)")
+    parser.add_argument('--rounds', type=int, default=10,
+        help="interleaved rounds over all rows (default 10)")
     parser.add_argument('--workers', type=int, default=2,
         help="gunicorn sync workers per server (default 2)")
     parser.add_argument('--instructions', type=int, metavar='REQUESTS',
