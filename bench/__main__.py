@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from statistics import median
 
-from bench import instructions
+from bench import instructions, map_size
 from bench.common import (
     BIN,
     DATABASE,
@@ -279,11 +279,19 @@ def main():
         nargs='?', const=300, default=None,
         help="count instructions per request under callgrind instead "
         "(default 300 requests per row); see bench/instructions.py")
+    parser.add_argument('--map-size', type=int, metavar='PAIRS',
+        nargs='?', const=40, default=None,
+        help="time the custom endpoint with 10 and 10,000 others in "
+        "turns, in process, instead (default 40 pairs); see "
+        "bench/map_size.py")
     args = parser.parse_args()
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir()
     if args.instructions is not None:
         instructions.run(args.instructions)
+        return
+    if args.map_size is not None:
+        map_size.run(args.map_size)
         return
     need_debian('wrk')
     started = time.monotonic()

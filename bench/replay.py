@@ -3,11 +3,12 @@
 # terms.
 """Replay requests in process, row by row, at the parent's signal.
 
-``python -m bench.replay <rows JSON> <requests>``, run under callgrind by
-``bench.instructions``: the rows are ``[name, path, headers]``; each is
-warmed up, then, for each row, the process prints ``ready <name>``, waits
-for a line on stdin, sends the requests, prints ``done <name>`` and waits
-again.  The parent zeroes and dumps callgrind's counters around each row.
+``python -m bench.replay <rows JSON> <requests> [<repeat>]``: the rows
+are ``[name, path, headers]``; each is warmed up, then, for each row, the
+process prints ``ready <name>``, waits for a line on stdin, sends the
+requests, prints ``done <name>`` and waits again; all rows ``repeat``
+times (once by default).  ``bench.instructions`` zeroes and dumps
+callgrind's counters around each row, ``bench.map_size`` times it.
 """
 import json
 import sys
@@ -22,6 +23,7 @@ WARM_UP = 50
 def main():
     rows = json.loads(sys.argv[1])
     requests = int(sys.argv[2])
+    repeat = int(sys.argv[3]) if len(sys.argv) > 3 else 1
     client = Client(app)
     for name, path, headers in rows:
         for _ in range(WARM_UP):
@@ -29,13 +31,14 @@ def main():
             if response.status_code != 200:
                 raise SystemExit(f"{name}: {response.status_code} "
                     f"{response.get_data(as_text=True)[:200]}")
-    for name, path, headers in rows:
-        print('ready', name, flush=True)
-        sys.stdin.readline()
-        for _ in range(requests):
-            client.get(path, headers=headers)
-        print('done', name, flush=True)
-        sys.stdin.readline()
+    for _ in range(repeat):
+        for name, path, headers in rows:
+            print('ready', name, flush=True)
+            sys.stdin.readline()
+            for _ in range(requests):
+                client.get(path, headers=headers)
+            print('done', name, flush=True)
+            sys.stdin.readline()
 
 
 if __name__ == '__main__':
