@@ -57,6 +57,9 @@ MAPS = MapCache()
 READONLY_METHODS = frozenset({'GET', 'HEAD', 'OPTIONS'})
 DEFAULT_TIMEOUT = config.getfloat('endpoint', 'timeout', default=5)
 _DEFAULT_TIMEOUT_MS = max(int(DEFAULT_TIMEOUT * 1000), 1)
+# Megabytes a run may grow the worker by; 0: no bound.
+MEMORY_BUDGET = (config.getint('endpoint', 'memory_budget', default=512)
+    * 2 ** 20) or None
 PREFIX = config.get('endpoint', 'prefix', default='api').strip('/')
 _CONNECTION_WAIT = config.getfloat('endpoint', 'connection_wait', default=2)
 _RETRY = config.getint('database', 'retry')
@@ -391,7 +394,8 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
         budget = definition.timeout or DEFAULT_TIMEOUT
         try:
             with _limit_statements(transaction, budget):
-                run_snippet(compiled.code, names, timeout=budget)
+                run_snippet(compiled.code, names, timeout=budget,
+                    memory=MEMORY_BUDGET)
         finally:
             # A snippet that caught a database failure must not get its
             # broken transaction committed.

@@ -319,6 +319,15 @@ DOS = cases(
     ('format-decimal', "f'{Decimal(\"1e999999999\"):f}'", 'larger'),
     ('percent-decimal', "'%d' % Decimal('1e999999999')", 'larger'),
     ('augmented-item', "d = {'a': ''}\nd['a'] += 'b' * 10**9", 'larger'),
+    # Builtins that loop in C, where no deadline is looked at: each item
+    # is cheap to make, costly to handle (a worker was held for minutes).
+    ('sum-big-ints', 'big = 10**30000\nsum([big] * 10**7)', 'budget'),
+    ('max-big-ints', 'big = 10**30000\nmax([big, big + 1 - 1] * 5 * 10**6)',
+        'budget'),
+    ('min-big-ints', 'big = 10**30000\nmin([big, big + 1 - 1] * 5 * 10**6)',
+        'budget'),
+    ('max-key-big-ints',
+        'big = 10**30000\nmax([0] * 10**7, key=lambda i: big)', 'budget'),
     )
 
 ESCAPES = (IMPORTS + BUILTINS + DUNDER + FRAMES + FORMATS + EXCEPTIONS
@@ -691,6 +700,73 @@ def test_runs_are_isolated():
     run_snippet(code, make_names({}))
     result = run("result['n'] = len([1, 2])")
     assert result == {'n': 2}
+
+
+def test_sum_of_sequences_refused():
+    "sum(lists, []) copies the growing list at each item, in C: refused"
+    COUNTS['escapes'] += 1
+    for source in ["sum([[0] * 1000] * 10**4, [])",
+            "sum([(0,) * 1000] * 10**4, ())"]:
+        started = time.monotonic()
+        with pytest.raises(TypeError, match='comprehension'):
+            run(source, timeout=0.5)
+        assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize('source', [
+    'sum([1, 2.5, True])', 'sum(range(5000), 7)', 'sum([])',
+    "sum([Decimal('0.1')] * 3, Decimal(0))", 'sum(x * x for x in range(3000))',
+    'max([3, 1, 3.0])', 'min([3.0, 1, 1.0, 3])', "max('bca')", 'max(1, 2, 0)',
+    'max([], default=7)', 'min((), default=None)',
+    'max(range(5000), key=lambda x: -abs(x - 2500))',
+    "min([(1, 'a'), (1, 'b')] * 2000, key=lambda t: t[0])",
+    'max({3: 0, 9: 1})', 'min(x % 1500 for x in range(3000))',
+    ])
+def test_chunked_builtins_agree(source):
+    "sum, max and min answer what Python's do, across chunks"
+    COUNTS['legitimate'] += 1
+    expected = eval(source, {'Decimal': Decimal})
+    assert run(f'result["x"] = {source}')['x'] == expected
+    assert type(run(f'result["x"] = {source}')['x']) is type(expected)
+
+
+@pytest.mark.parametrize('source', ['max([])', 'min(1)', 'max(1, 2, default=3)',
+    "sum(['a'])"])
+def test_chunked_builtins_errors(source):
+    "and fail as Python's do"
+    with pytest.raises(Exception) as expected:
+        eval(source)
+    with pytest.raises(type(expected.value)):
+        run(source)
+
+
+def test_memory_budget():
+    "A loop allocating within its time budget is stopped by the memory one"
+    COUNTS['escapes'] += 1
+    code = compile_snippet("x = []\nwhile True:\n    x.append('a' * 10**6)")
+    started = time.monotonic()
+    with pytest.raises(BudgetExceeded, match='memory'):
+        run_snippet(code, make_names({}), timeout=30, memory=64 * 2 ** 20)
+    assert time.monotonic() - started < 20
+    # Within it, the same allocations run.
+    result = {}
+    run_snippet(compile_snippet(
+            "x = []\nfor i in range(20):\n    x.append('a' * 10**6)\n"
+            "result['n'] = len(x)"), make_names(result), timeout=30,
+        memory=256 * 2 ** 20)
+    assert result == {'n': 20}
+
+
+def test_caught_memory_overrun_is_refused():
+    "A snippet that catches its memory overrun is still stopped"
+    COUNTS['escapes'] += 1
+    code = compile_snippet(
+        "x = []\ntry:\n    while True:\n        x.append('a' * 10**6)\n"
+        "except Exception:\n    x = None\nresult['done'] = 1")
+    result = {}
+    with pytest.raises(BudgetExceeded, match='memory'):
+        run_snippet(code, make_names(result), timeout=30,
+            memory=64 * 2 ** 20)
 
 
 def test_budgets_are_per_thread():

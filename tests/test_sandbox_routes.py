@@ -542,6 +542,16 @@ class SandboxRouteTestCase(EndpointRouteTestCase):
                 self.stopped(code, 504)
         self.assertEqual(self.ok("result['payload'] = 3"), 3)
 
+    def test_memory_budget(self):
+        "A run that keeps allocating 504 before the worker runs out"
+        from trytond.modules.endpoint import serve
+        with mock.patch.object(serve, 'MEMORY_BUDGET', 64 * 2 ** 20), \
+                self.assertLogs('trytond.modules.endpoint.serve', 'WARNING'):
+            problem = self.stopped("x = []\nwhile True:\n"
+                "    x.append('a' * 10 ** 6)", 504, timeout=30)
+        self.assertIn('memory', problem['detail'])
+        self.assertEqual(self.ok("result['payload'] = 4"), 4)
+
     # What must work
 
     def test_search_browse_read(self):

@@ -22,6 +22,8 @@ Layers, each enough to stop the escapes the tests list:
 from .sandbox_guards import (
     MAX_INT_BITS,
     MAX_LENGTH,
+    MEMORY_BUDGET,
+    RUN,
     SAFE_BUILTINS,
     BudgetExceeded,
     make_budget,
@@ -45,6 +47,7 @@ __all__ = [
     'HELP',
     'MAX_INT_BITS',
     'MAX_LENGTH',
+    'MEMORY_BUDGET',
     'SAFE_MODULES',
     'BudgetExceeded',
     'FrozenMultiMapping',
@@ -79,23 +82,25 @@ _USUAL_NAMES = frozenset({
     'result'})
 
 
-def run_snippet(code, names, timeout=5.0):
+def run_snippet(code, names, timeout=5.0, memory=MEMORY_BUDGET):
     """Run compiled code with ``names`` (request, pool, result…) in scope.
 
     ``names['result']`` is the very dict the snippet fills (when the
     snippet rebinds ``result`` to another dict, its items are copied back).
     Exceptions raised by the snippet propagate unchanged, except an overrun
-    of the time budget, of the recursion limit or of memory, which raise
+    of the time budget, of the memory budget (``memory`` bytes of growth,
+    None for none), of the recursion limit or of memory, which raise
     BudgetExceeded, as does a snippet that caught its own overrun.
     """
     if not _USUAL_NAMES.issuperset(names):
         for name in names:
             if not isinstance(name, str) or name.startswith('_'):
                 raise ValueError(f'Invalid snippet name {name!r}.')
-    tick, state = make_budget(timeout)
+    tick, state = make_budget(timeout, memory)
     scope = dict(_BASE_GLOBALS)
     scope.update(names)
     scope['_tick_'] = tick
+    outer, RUN.tick = getattr(RUN, 'tick', None), tick
     try:
         # The code comes from compile_snippet, scope from the lines above.
         exec(code, scope)
@@ -107,13 +112,12 @@ def run_snippet(code, names, timeout=5.0):
         raise
     except Exception:
         if state['exceeded']:
-            raise BudgetExceeded(
-                f'The snippet ran longer than its {timeout:g} s budget.'
-                ) from None
+            raise BudgetExceeded(state['exceeded']) from None
         raise
+    finally:
+        RUN.tick = outer
     if state['exceeded']:
-        raise BudgetExceeded(
-            f'The snippet ran longer than its {timeout:g} s budget.')
+        raise BudgetExceeded(state['exceeded'])
     result = names.get('result')
     rebound = scope.get('result')
     if (isinstance(result, dict) and rebound is not result
