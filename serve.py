@@ -42,6 +42,7 @@ from trytond_endpoint.sandbox import (
     BudgetExceeded,
     RequestView,
     check_payload,
+    check_render,
     run_snippet,
 )
 from trytond_endpoint.sandbox import Response as SnippetResponse
@@ -605,6 +606,7 @@ def _logger(logs, endpoint_id, request_id):
             raise ValueError("level is debug, info, warning or error")
         if len(logs) >= 100:
             return
+        check_render(message)
         logs.append(
             (endpoint_id, level, str(request_id), str(message)[:4000]))
     return log

@@ -326,6 +326,18 @@ DOS = cases(
         'budget'),
     ('min-big-ints', 'big = 10**30000\nmin([big, big + 1 - 1] * 5 * 10**6)',
         'budget'),
+    # A million references to one string are cheap; their text is not,
+    # and C builds it where no budget is looked at.
+    ('str-of-shared', "s = 'a' * 10**3\nstr([s] * 10**6)", 'text'),
+    ('repr-of-shared', "s = 'a' * 10**3\nrepr({'k': [s] * 10**6})", 'text'),
+    ('f-string-of-shared', "s = 'a' * 10**3\nf'{[s] * 10**6}'", 'text'),
+    ('f-string-repr-of-shared', "s = 'a' * 10**3\nf'{(s,) * 10**6!r}'",
+        'text'),
+    ('percent-of-shared', "s = 'a' * 10**3\n'%s' % ([s] * 10**6,)", 'text'),
+    ('format-of-shared', "s = 'a' * 10**3\n'{}'.format([s] * 10**6)",
+        'text'),
+    ('nested-shared', "s = 'a' * 10**4\nx = [s] * 1000\nstr([x] * 1000)",
+        'text'),
     ('max-key-big-ints',
         'big = 10**30000\nmax([0] * 10**7, key=lambda i: big)', 'budget'),
     )
@@ -738,6 +750,34 @@ def test_chunked_builtins_errors(source):
         eval(source)
     with pytest.raises(type(expected.value)):
         run(source)
+
+
+def test_exception_args_bounded():
+    "What a snippet raises is logged: its text must stay small"
+    COUNTS['escapes'] += 1
+    for source in ["s = 'a' * 10**3\nraise ValueError([s] * 10**6)",
+            "s = 'a' * 10**3\nd = {}\nd[(s,) * 10**6]"]:
+        started = time.monotonic()
+        with pytest.raises(Exception) as info:
+            run(source)
+        assert len(str(info.value)) < 100
+        assert time.monotonic() - started < 5
+    with pytest.raises(ValueError, match='^plain$'):
+        run("raise ValueError('plain')")
+
+
+@pytest.mark.parametrize('source', [
+    "str([1, 'a', {'b': (2, None)}, {3}, frozenset(), Decimal('1.5')])",
+    "f'{[1, 2]!r} {3:>4} {\"x\"} {[\"a\"] * 1000}'",
+    "repr({'a': [1], 'b': 'x' * 100000})", "'%s-%r' % ([1], 'x')",
+    "'{} {}'.format({1}, 2)", 'str()', "str(b'ab', 'ascii')",
+    "str(list(range(100000)))", "str(10**1000)",
+    ])
+def test_rendering_agrees(source):
+    "str, repr and formatting of plain values answer what Python's do"
+    COUNTS['legitimate'] += 1
+    assert run(f'result["x"] = {source}')['x'] == eval(
+        source, {'Decimal': Decimal})
 
 
 def test_memory_budget():

@@ -537,10 +537,20 @@ class SandboxRouteTestCase(EndpointRouteTestCase):
     def test_huge_allocation(self):
         "A huge allocation is refused"
         for code in ["x = 'a' * 10 ** 10", "x = [0] * 10 ** 10",
-                "x = bytes(10 ** 10)", "x = 10 ** (10 ** 8)"]:
+                "x = bytes(10 ** 10)", "x = 10 ** (10 ** 8)",
+                "s = 'a' * 1000\nlog([s] * 10 ** 6)",
+                "s = 'a' * 1000\nx = str([s] * 10 ** 6)"]:
             with self.subTest(code=code):
                 self.stopped(code, 504)
         self.assertEqual(self.ok("result['payload'] = 3"), 3)
+
+    def test_huge_exception_text(self):
+        "An exception whose text would be huge: 500, logged in short"
+        with self.assertLogs('trytond.modules.endpoint.serve') as logs:
+            self.stopped("s = 'a' * 1000\nraise ValueError([s] * 10 ** 6)",
+                500)
+        self.assertLess(sum(len(line) for line in logs.output), 20000)
+        self.assertIn('too large to show', ''.join(logs.output))
 
     def test_memory_budget(self):
         "A run that keeps allocating 504 before the worker runs out"

@@ -26,6 +26,7 @@ from .sandbox_guards import (
     RUN,
     SAFE_BUILTINS,
     BudgetExceeded,
+    check_render,
     make_budget,
 )
 from .sandbox_namespaces import (
@@ -58,6 +59,7 @@ __all__ = [
     'UploadedFile',
     'check_headers',
     'check_payload',
+    'check_render',
     'compile_snippet',
     'exceptions',
     'json_dumps',
@@ -110,9 +112,10 @@ def run_snippet(code, names, timeout=5.0, memory=MEMORY_BUDGET):
         raise BudgetExceeded('The snippet ran out of memory.') from None
     except BudgetExceeded:
         raise
-    except Exception:
+    except Exception as exception:
         if state['exceeded']:
             raise BudgetExceeded(state['exceeded']) from None
+        _bound_args(exception)
         raise
     finally:
         RUN.tick = outer
@@ -124,6 +127,16 @@ def run_snippet(code, names, timeout=5.0, memory=MEMORY_BUDGET):
             and isinstance(rebound, dict)):
         result.clear()
         result.update(rebound)
+
+
+def _bound_args(exception):
+    # The server logs what a snippet raised: raise ValueError([s] * 10**6)
+    # would have its text built there, out of the sandbox's reach.
+    try:
+        for arg in exception.args:
+            check_render(arg)
+    except BudgetExceeded:
+        exception.args = ('(a value too large to show)',)
 
 
 def _entry(name, kind, description, example):

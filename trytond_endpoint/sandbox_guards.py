@@ -152,6 +152,46 @@ def guarded_lshift(a, b):
     return a << b
 
 
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+
+
+def check_render(value):
+    """Refuse to render a container whose text would pass MAX_LENGTH.
+
+    ``str([s] * 10**6)`` is a million references to one string, cheap to
+    make; its text is a million copies, built in C where no budget is
+    looked at. The walk adds up the text of the leaves, each time a leaf
+    is met, and stops as soon as the sum is too large.
+    """
+    if not isinstance(value, _CONTAINERS):
+        return
+    size = 0
+    stack = [value]
+    seen = 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if not seen % CHUNK:
+            _check_budget()
+        if isinstance(item, dict):
+            size += 2 + 4 * len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, _CONTAINERS):
+            size += 2 + 2 * len(item)
+            stack.extend(item)
+        elif isinstance(item, (str, bytes)):
+            size += len(item) + 3
+        elif isinstance(item, int):
+            size += item.bit_length() // 3 + 1
+        elif isinstance(item, decimal.Decimal):
+            size += len(item.as_tuple().digits) + 12
+        else:
+            size += 8
+        if size > MAX_LENGTH:
+            raise _too_large('The text of the value')
+
+
 def guarded_add(a, b):
     # The result is at most twice a bounded operand: check it afterwards.
     return _check_length(a + b)
@@ -192,6 +232,7 @@ def guarded_mod(a, b):
             b if isinstance(b, tuple) else (b,))
         for arg in args:
             _check_number(arg)
+            check_render(arg)
         return _check_length(a % b)
     return a % b
 
@@ -225,7 +266,8 @@ def _check_spec(spec):
 
 
 def guarded_format(value, conversion=-1, spec=''):
-    "format() for f-string fields that have a format spec."
+    "format() for f-string fields and str.format"
+    check_render(value)
     if conversion == ord('r'):
         value = repr(value)
     elif conversion == ord('s'):
@@ -491,6 +533,17 @@ safe_max = _chunked_extreme(max)
 safe_min = _chunked_extreme(min)
 
 
+def safe_str(*args, **kwargs):
+    if args:
+        check_render(args[0])
+    return str(*args, **kwargs)
+
+
+def safe_repr(obj, /):
+    check_render(obj)
+    return repr(obj)
+
+
 def safe_int(*args, **kwargs):
     if args:
         _check_number(args[0])
@@ -530,7 +583,8 @@ SAFE_TYPES = {
         bool, dict, float, frozenset, list, set, str, tuple, type(None),
         decimal.Decimal, _datetime.date, _datetime.datetime, _datetime.time,
         _datetime.timedelta, bytes, int, range) + _EXCEPTIONS}
-SAFE_TYPES.update({safe_int: int, safe_bytes: bytes, safe_range: range})
+SAFE_TYPES.update({safe_int: int, safe_bytes: bytes, safe_range: range,
+        safe_str: str})
 
 
 def safe_isinstance(obj, classinfo):
@@ -567,9 +621,9 @@ SAFE_BUILTINS = {
     'isinstance': safe_isinstance, 'len': len, 'list': list, 'map': map,
     'max': safe_max, 'min': safe_min, 'next': next, 'oct': oct,
     'ord': ord,
-    'range': safe_range, 'repr': repr, 'reversed': reversed,
+    'range': safe_range, 'repr': safe_repr, 'reversed': reversed,
     'round': safe_round, 'set': set, 'slice': slice, 'sorted': sorted,
-    'str': str, 'sum': safe_sum, 'tuple': tuple, 'zip': zip,
+    'str': safe_str, 'sum': safe_sum, 'tuple': tuple, 'zip': zip,
     # The guards RestrictedPython's transformer and our policy call.
     '_getattr_': guarded_getattr,
     '_getitem_': guarded_getitem,

@@ -11,8 +11,8 @@ policy narrows it further and rewrites the tree so that the runtime half
 * every loop iteration, function entry, lambda call, comprehension step,
   ``except`` and ``finally`` block calls ``_tick_()``, the per-run deadline
   check, so a runaway snippet stops without signals or threads;
-* format specs of f-strings go through ``_format_`` (widths like
-  ``{x:>999999999}`` allocate in C).
+* f-string fields go through ``_format_`` (widths like
+  ``{x:>999999999}``, or the text of ``[s] * 10**6``, allocate in C).
 """
 import ast
 import re
@@ -223,11 +223,9 @@ class SnippetPolicy(RestrictingNodeTransformer):
 
     def visit_FormattedValue(self, node):
         node = super().visit_FormattedValue(node)
-        if node.format_spec is None:
-            return node
         value = _call(
             '_format_', node.value, ast.Constant(node.conversion),
-            node.format_spec)
+            node.format_spec or ast.Constant(''))
         ast.copy_location(value, node)
         return ast.copy_location(
             ast.FormattedValue(value=value, conversion=-1, format_spec=None),
