@@ -36,6 +36,7 @@ from trytond_endpoint.compiled import compile_definition
 from trytond_endpoint.content import media_type_matches, parse_content_type
 from trytond_endpoint.contracts import decode_body
 from trytond_endpoint.definition import BODY_METHODS
+from trytond_endpoint.pgdeadline import Deadline
 from trytond_endpoint.problem import Problem
 from trytond_endpoint.routing import MapCache
 from trytond_endpoint.sandbox import (
@@ -239,7 +240,9 @@ def _limit_statements(transaction, budget):
             cursor.execute(
                 "SELECT set_config('statement_timeout', %s, true)",
                 (str(max(int(budget * 1000), 1)),))
-        return _NO_LIMIT
+        # Each statement is bounded by statement_timeout, their number by
+        # the deadline.
+        return Deadline(connection, budget, _TIMEOUT)
     if hasattr(connection, 'set_progress_handler'):
         return _sqlite_deadline(connection, budget)
     return _NO_LIMIT

@@ -534,6 +534,14 @@ class SandboxRouteTestCase(EndpointRouteTestCase):
                 timeout=0.3)
         self.assertEqual(self.ok("result['payload'] = 2"), 2)
 
+    def test_orm_call_over_budget(self):
+        "One ORM call of many statements stops at the deadline: 504"
+        with self.assertLogs('trytond.modules.endpoint.serve', 'WARNING'):
+            self.stopped("pool.get('party.party').create("
+                "[{'name': 'Bulk'}] * 5000)", 504, write=True, timeout=0.3)
+        self.assertEqual(self.parties('Bulk'), 0)
+        self.assertEqual(self.ok("result['payload'] = 5"), 5)
+
     def test_huge_allocation(self):
         "A huge allocation is refused"
         for code in ["x = 'a' * 10 ** 10", "x = [0] * 10 ** 10",
