@@ -35,6 +35,7 @@ from bench.common import (
     need_debian,
     orm,
     say,
+    synced_copies,
 )
 
 
@@ -304,14 +305,10 @@ def main():
             party = facts['party']
             floor = f'/bench/floor/party/{party}'
             custom = f'/api/bench/party/{party}'
-            scaled = {count: f'{DATABASE}_{count}'
-                for count in [10, 1000, 10000]}
-
-            for count, database in scaled.items():
-                copy_database(cluster, database)
-                if count < 10000:
-                    orm(conf, 'others', count, database=database)
-                    orm(conf, 'sync', database=database)
+            scaled = synced_copies(cluster, conf, [10, 1000])
+            # Its others are made and synced later, while it is served.
+            scaled[10000] = f'{DATABASE}_10000'
+            copy_database(cluster, scaled[10000])
 
             def serve(database=DATABASE):
                 server = Server(conf, facts['user'], args.workers, database)

@@ -70,6 +70,16 @@ def copy_database(cluster, name):
     cluster_cmd(cluster, 'createdb', '-T', DATABASE, name)
 
 
+def synced_copies(cluster, conf, counts):
+    "Copies of the built database, each with n other endpoints synced"
+    copies = {n: f'{DATABASE}_{n}' for n in counts}
+    for n, database in copies.items():
+        copy_database(cluster, database)
+        orm(conf, 'others', n, database=database)
+        orm(conf, 'sync', database=database)
+    return copies
+
+
 def orm(conf, *args, database=DATABASE):
     "Run a bench.orm command; its JSON answer"
     result = subprocess.run([sys.executable, '-m', 'bench.orm', str(conf),
@@ -78,3 +88,33 @@ def orm(conf, *args, database=DATABASE):
     if result.returncode:
         raise SystemExit(f"bench.orm {args} failed:\n{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+class Child:
+    "A bench.replay process, stepped row by row"
+
+    def __init__(self, conf, database, user, rows, requests, repeat=1,
+            prefix=(), stderr=None):
+        self.process = subprocess.Popen([*prefix, sys.executable, '-m',
+                'bench.replay', json.dumps(rows), str(requests),
+                str(repeat)],
+            cwd=ROOT, env=clean_env(TRYTOND_CONFIG=str(conf),
+                TRYTOND_DATABASE_NAMES=database, BENCH_USER=str(user)),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+            text=True)
+
+    def expect(self, word):
+        line = self.process.stdout.readline()
+        if not line.startswith(word):
+            raise SystemExit(f"bench.replay: expected {word!r}, got "
+                f"{line!r}; run it alone to see why")
+
+    def go(self):
+        "Let the child take its next step"
+        self.process.stdin.write('\n')
+        self.process.stdin.flush()
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()

@@ -12,66 +12,45 @@ Werkzeug's test client, no HTTP server) under ``valgrind
 row.  The figures are the Python process's only: PostgreSQL's share and
 the time spent waiting are in the ``wrk`` rows.
 """
-import json
 import re
 import subprocess
-import sys
 import time
 
 from bench.common import (
     DATABASE,
-    ROOT,
     WORK,
+    Child,
     Cluster,
     build,
-    clean_env,
-    copy_database,
     need_debian,
     orm,
     say,
+    synced_copies,
 )
 
 
 def count(conf, database, user, rows, requests):
     "Instructions per request of each row, replayed against database"
     out = WORK / f'callgrind-{database}'
-    command = ['valgrind', '--tool=callgrind',
-        f'--callgrind-out-file={out}', sys.executable, '-m', 'bench.replay',
-        json.dumps(rows), str(requests)]
-    process = subprocess.Popen(command, cwd=ROOT,
-        env=clean_env(TRYTOND_CONFIG=str(conf),
-            TRYTOND_DATABASE_NAMES=database, BENCH_USER=str(user)),
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL, text=True)
+    child = Child(conf, database, user, rows, requests,
+        prefix=['valgrind', '--tool=callgrind',
+            f'--callgrind-out-file={out}'],
+        stderr=subprocess.DEVNULL)
     counts = {}
     try:
         for name, _, _ in rows:
-            _expect(process, 'ready')
-            _control(process, '--zero')
-            _next(process)
-            _expect(process, 'done')
+            child.expect('ready')
+            _control(child.process, '--zero')
+            child.go()
+            child.expect('done')
             before = set(WORK.glob(f'{out.name}.*'))
-            _control(process, '--dump=' + name)
+            _control(child.process, '--dump=' + name)
             counts[name] = _total(_new_dump_text(out, before)) / requests
-            _next(process)
-        process.wait(60)
+            child.go()
+        child.process.wait(60)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        child.stop()
     return counts
-
-
-def _expect(process, word):
-    line = process.stdout.readline()
-    if not line.startswith(word):
-        raise SystemExit(f"bench.replay: expected {word!r}, got {line!r}; "
-            "run it alone to see why")
-
-
-def _next(process):
-    process.stdin.write('\n')
-    process.stdin.flush()
 
 
 def _control(process, option):
@@ -105,11 +84,7 @@ def run(requests):
         conf = build(cluster)
         facts = orm(conf, 'init')
         party, user = facts['party'], facts['user']
-        scaled = {n: f'{DATABASE}_{n}' for n in [10, 10000]}
-        for n, database in scaled.items():
-            copy_database(cluster, database)
-            orm(conf, 'others', n, database=database)
-            orm(conf, 'sync', database=database)
+        scaled = synced_copies(cluster, conf, [10, 10000])
         rest = {'Authorization': f"Bearer {facts['keys']['rest']}"}
         endpoint = {'Authorization': f"Bearer {facts['keys']['endpoint']}"}
         rows = [

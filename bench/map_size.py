@@ -14,24 +14,19 @@ share one CPU and PostgreSQL gets the others.  Half-way, the 10,000
 endpoints are synced again, so the later pairs run on a map that
 replaced a live one, as after a sync in production.
 """
-import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from statistics import median
 
 from bench.common import (
-    DATABASE,
-    ROOT,
+    Child,
     Cluster,
     build,
-    clean_env,
     cluster_cmd,
-    copy_database,
     orm,
     say,
+    synced_copies,
 )
 
 BATCH = 300
@@ -50,39 +45,15 @@ def _pin(pid, cpus):
             pass  # not ours to pin: measured unpinned
 
 
-class Replay:
-    def __init__(self, conf, user, database, path, repeat, cpus):
-        self.process = subprocess.Popen([sys.executable, '-m',
-                'bench.replay', json.dumps([[database, path, {}]]),
-                str(BATCH), str(repeat)],
-            cwd=ROOT, env=clean_env(TRYTOND_CONFIG=str(conf),
-                TRYTOND_DATABASE_NAMES=database, BENCH_USER=str(user)),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        if cpus:
-            os.sched_setaffinity(self.process.pid, cpus)
-
-    def _line(self, word):
-        line = self.process.stdout.readline()
-        if not line.startswith(word):
-            raise SystemExit(f"bench.replay: expected {word!r}, got "
-                f"{line!r}")
-
-    def batch(self):
-        "Seconds per request of one batch"
-        self._line('ready')
-        start = time.perf_counter()
-        self.process.stdin.write('\n')
-        self.process.stdin.flush()
-        self._line('done')
-        seconds = time.perf_counter() - start
-        self.process.stdin.write('\n')
-        self.process.stdin.flush()
-        return seconds / BATCH
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
+def batch(child):
+    "Seconds per request of the child's next batch"
+    child.expect('ready')
+    start = time.perf_counter()
+    child.go()
+    child.expect('done')
+    seconds = time.perf_counter() - start
+    child.go()
+    return seconds / BATCH
 
 
 def run(pairs):
@@ -93,19 +64,18 @@ def run(pairs):
         conf = build(cluster)
         facts = orm(conf, 'init')
         path = f"/api/bench/party/{facts['party']}"
-        scaled = {n: f'{DATABASE}_{n}' for n in [10, 10000]}
-        for n, database in scaled.items():
-            copy_database(cluster, database)
-            orm(conf, 'others', n, database=database)
-            orm(conf, 'sync', database=database)
+        scaled = synced_copies(cluster, conf, [10, 10000])
         cluster_cmd(cluster, 'vacuumdb', '--all', '--analyze', '--quiet')
         if replay_cpus:
             postmaster = int(Path(cluster.data, 'postmaster.pid')
                 .read_text().split()[0])
             _pin(postmaster, set(cpus[:-1]))
-        replays = {n: Replay(conf, facts['user'], database,
-                f'/{database}{path}', pairs + 1, replay_cpus)
+        replays = {n: Child(conf, database, facts['user'],
+                [[database, f'/{database}{path}', {}]], BATCH, pairs + 1)
             for n, database in scaled.items()}
+        if replay_cpus:
+            for replay in replays.values():
+                os.sched_setaffinity(replay.process.pid, replay_cpus)
         say(f"Timing {pairs} pairs of {BATCH}-request batches…")
         ratios = []
         try:
@@ -114,9 +84,9 @@ def run(pairs):
                     orm(conf, 'sync', database=scaled[10000])
                     # Not counted: the first requests build the new map.
                     for replay in replays.values():
-                        replay.batch()
+                        batch(replay)
                 order = [10, 10000] if number % 2 else [10000, 10]
-                seconds = {n: replays[n].batch() for n in order}
+                seconds = {n: batch(replays[n]) for n in order}
                 ratios.append(seconds[10] / seconds[10000])
                 say(f"  {number + 1:>3}: 10 others {seconds[10] * 1e3:.3f} "
                     f"ms, 10,000 others {seconds[10000] * 1e3:.3f} ms, "

@@ -8,7 +8,8 @@ are ``[name, path, headers]``; each is warmed up, then, for each row, the
 process prints ``ready <name>``, waits for a line on stdin, sends the
 requests, prints ``done <name>`` and waits again; all rows ``repeat``
 times (once by default).  ``bench.instructions`` zeroes and dumps
-callgrind's counters around each row, ``bench.map_size`` times it.
+callgrind's counters around each row, ``bench.map_size`` times it,
+both through :class:`bench.common.Child`.
 """
 import json
 import sys

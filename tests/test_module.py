@@ -382,6 +382,7 @@ class EndpointTestCase(ModuleTestCase):
             transaction.rollback()
             self.assertEqual(Registry.current(), version)
 
+
 class TryEndpointTestCase(ModuleTestCase):
     "Test the Test wizard"
     module = 'endpoint'
