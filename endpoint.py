@@ -24,11 +24,11 @@ from trytond_endpoint.definition import (
     METHODS,
     Definition,
 )
-from trytond_endpoint.pgbegin import Prepared, begin_and_fetch
 from trytond_endpoint.routing import route_clashes
 from trytond_endpoint.sandbox import HELP
 
 from .exceptions import EndpointValidationError, SyncError
+from .pgtune.begin import Prepared, begin_and_fetch
 
 _SCHEMA_FIELDS = ['request_schema', 'query_schema', 'response_schema']
 _DEFINITION_FIELDS = [

@@ -13,7 +13,7 @@ from werkzeug.routing import PathConverter
 
 from trytond_endpoint.problem import Problem
 
-from .serve import PREFIX, serve
+from .pipeline import PREFIX, serve
 
 _max_size = max(
     config.getint('request', 'max_size'),

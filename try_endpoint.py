@@ -20,7 +20,7 @@ from trytond_endpoint.definition import METHODS
 from trytond_endpoint.jsonschemas import JsonSchemaContract, SchemaError, pointer_of
 from trytond_endpoint.routing import LiveMap
 
-from . import serve
+from . import pipeline
 
 
 class TryRequest(ModelView):
@@ -148,20 +148,20 @@ def try_definition(definition, method, path, headers_text, body):
     request = Request(builder.get_environ())
     request.view_args = {'database_name': pool.database_name}
     request_id = uuid.uuid4().hex[:12]
-    failed = {'endpoint': definition.id, 'logs': []}
+    run_logs = []
     user_id = definition.exec_user or Transaction().user
     with _rolled_back(Transaction()):
         try:
             live = LiveMap(0, [replace(definition, active=True)])
             entry, path_params = live.match(
                 url.path, method)
-            response = serve.execute(request, pool, entry, url.path,
-                path_params, user_id, failed, request_id)
+            response = pipeline.execute(request, pool, entry, url.path,
+                path_params, user_id, run_logs, request_id)
         except Exception as exception:
-            response = serve.error_response(
-                exception, request, request_id, failed)
+            response = pipeline.error_response(
+                exception, request, request_id, run_logs, definition.id)
     lines = [f'{level}: {message}'
-        for _, level, _, message in failed['logs']]
+        for _, level, _, message in run_logs]
     lines.extend(_response_schema_warnings(definition, response))
     logs = '\n'.join(lines)
     return (response.status_code,

@@ -46,7 +46,7 @@ class ConnectionPoolTestCase(EndpointRouteTestCase):
 
     def test_only_the_next_connection_is_unchecked(self):
         "Inside unchecked() one connection skips the check, the next not"
-        from trytond_endpoint import connpool
+        from trytond.modules.endpoint.pgtune import connpool
         self._define('/pooled/next')
         self._served('/pooled/next')
         pool = self._pool()
@@ -74,7 +74,7 @@ class ConnectionPoolTestCase(EndpointRouteTestCase):
 
     def test_wait_bounded(self):
         "A request bounds the pool's wait for a connection"
-        from trytond.modules.endpoint import serve
+        from trytond.modules.endpoint import transaction
         self._define('/pooled/wait')
         self._served('/pooled/wait')
-        self.assertEqual(self._pool().timeout, serve._CONNECTION_WAIT)
+        self.assertEqual(self._pool().timeout, transaction.CONNECTION_WAIT)

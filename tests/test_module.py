@@ -267,7 +267,7 @@ class EndpointTestCase(ModuleTestCase):
     @_postgresql_only
     def test_read_on_lost_connection(self):
         "A connection lost under the read is an OperationalError"
-        from trytond_endpoint.pgbegin import begin_and_fetch
+        from trytond.modules.endpoint.pgtune.begin import begin_and_fetch
         checked = False
         # Ending the transaction fails too, on the dead connection.
         with contextlib.suppress(backend.DatabaseOperationalError), \
@@ -291,8 +291,7 @@ class EndpointTestCase(ModuleTestCase):
         "A failing read raises psycopg's error and leaves a rollback-able "
         "transaction"
         from psycopg import errors, pq
-
-        from trytond_endpoint.pgbegin import begin_and_fetch
+        from trytond.modules.endpoint.pgtune.begin import begin_and_fetch
         with Transaction().start(DB_NAME, 0) as transaction:
             connection = transaction.connection
             with self.assertRaises(errors.UndefinedTable):
@@ -312,13 +311,13 @@ class EndpointTestCase(ModuleTestCase):
 
     def _forget(self, transaction):
         "A session without the read's prepared statement, known as such"
-        from trytond_endpoint import pgbegin
+        from trytond.modules.endpoint.pgtune import begin as pgbegin
         connection = transaction.connection
         present = self._statements(connection)
         transaction.rollback()
         if present:
             connection.pgconn.exec_(b'DEALLOCATE endpoint_registry_version')
-        pgbegin._PREPARED.pop(connection, None)
+        pgbegin.prepared_names(connection).clear()
 
     @_postgresql_only
     def test_read_is_prepared_once(self):
@@ -345,7 +344,7 @@ class EndpointTestCase(ModuleTestCase):
     def test_read_survives_lost_statement(self):
         "A session that lost the statement, or that has it unknown to "
         "this process, still reads the version"
-        from trytond_endpoint import pgbegin
+        from trytond.modules.endpoint.pgtune import begin as pgbegin
         with Transaction().start(DB_NAME, 0, readonly=True) as transaction:
             Registry = Pool().get('endpoint.registry')
             connection = transaction.connection
@@ -358,7 +357,7 @@ class EndpointTestCase(ModuleTestCase):
             cursor.execute('SHOW statement_timeout')
             self.assertEqual(cursor.fetchone()[0], '1500ms')
             transaction.rollback()
-            pgbegin._PREPARED[connection].clear()
+            pgbegin.prepared_names(connection).clear()
             self.assertEqual(Registry.current(), version)
             self.assertEqual(self._statements(connection),
                 ['endpoint_registry_version'])

@@ -140,7 +140,7 @@ class RouteTestCase(EndpointRouteTestCase):
     def test_unexpected_error(self):
         "A crash 500 without internals, with an id in the log"
         self.public('/crash', "x = {}['missing']")
-        with self.assertLogs('trytond.modules.endpoint.serve', 'ERROR') \
+        with self.assertLogs('trytond.modules.endpoint.pipeline', 'ERROR') \
                 as logs:
             response = self.client().get(self.url('/crash'))
         body = self.assertProblem(response, 500)

@@ -522,13 +522,13 @@ class SandboxRouteTestCase(EndpointRouteTestCase):
 
     def test_infinite_loop(self):
         "An endless loop 504 problem+json, the next request is served"
-        with self.assertLogs('trytond.modules.endpoint.serve', 'WARNING'):
+        with self.assertLogs('trytond.modules.endpoint.pipeline', 'WARNING'):
             self.stopped("while True:\n    pass", 504, timeout=0.3)
         self.assertEqual(self.ok("result['payload'] = 1"), 1)
 
     def test_orm_loop(self):
         "An endless loop of ORM calls 504, the next request is served"
-        with self.assertLogs('trytond.modules.endpoint.serve', 'WARNING'):
+        with self.assertLogs('trytond.modules.endpoint.pipeline', 'WARNING'):
             self.stopped("P = pool.get('party.party')\nwhile True:\n"
                 "    P.search_count([('name', 'ilike', '%e%')])", 504,
                 timeout=0.3)
@@ -536,7 +536,7 @@ class SandboxRouteTestCase(EndpointRouteTestCase):
 
     def test_orm_call_over_budget(self):
         "One ORM call of many statements stops at the deadline: 504"
-        with self.assertLogs('trytond.modules.endpoint.serve', 'WARNING'):
+        with self.assertLogs('trytond.modules.endpoint.pipeline', 'WARNING'):
             self.stopped("pool.get('party.party').create("
                 "[{'name': 'Bulk'}] * 5000)", 504, write=True, timeout=0.3)
         self.assertEqual(self.parties('Bulk'), 0)
@@ -554,7 +554,7 @@ class SandboxRouteTestCase(EndpointRouteTestCase):
 
     def test_huge_exception_text(self):
         "An exception whose text would be huge: 500, logged in short"
-        with self.assertLogs('trytond.modules.endpoint.serve') as logs:
+        with self.assertLogs('trytond.modules.endpoint.pipeline') as logs:
             self.stopped("s = 'a' * 1000\nraise ValueError([s] * 10 ** 6)",
                 500)
         self.assertLess(sum(len(line) for line in logs.output), 20000)
@@ -562,9 +562,9 @@ class SandboxRouteTestCase(EndpointRouteTestCase):
 
     def test_memory_budget(self):
         "A run that keeps allocating 504 before the worker runs out"
-        from trytond.modules.endpoint import serve
-        with mock.patch.object(serve, 'MEMORY_BUDGET', 64 * 2 ** 20), \
-                self.assertLogs('trytond.modules.endpoint.serve', 'WARNING'):
+        from trytond.modules.endpoint import pipeline
+        with mock.patch.object(pipeline, 'MEMORY_BUDGET', 64 * 2 ** 20), \
+                self.assertLogs('trytond.modules.endpoint.pipeline', 'WARNING'):
             problem = self.stopped("x = []\nwhile True:\n"
                 "    x.append('a' * 10 ** 6)", 504, timeout=30)
         self.assertIn('memory', problem['detail'])

@@ -13,8 +13,13 @@ the server more than running it.  So the read is a prepared statement of
 the session, made on a connection's first read, where psycopg itself
 prepares statements (``prepare_threshold`` not None; a pooler that does
 not keep sessions needs it None).
+
+psycopg drops every prepared statement of the session (``DEALLOCATE
+ALL``) when it forgets its own, on a rollback after it prepared any: what
+this module knows of a session is kept with psycopg's own record of it
+and forgotten with it, so the next read prepares again instead of meeting
+an error (which the server would log as an ERROR).
 """
-import weakref
 from contextlib import nullcontext
 from functools import lru_cache
 
@@ -23,10 +28,8 @@ try:
 except ImportError:  # SQLite-only installs
     pq = None
 
-__all__ = ['begin_and_fetch', 'Prepared']
+__all__ = ['begin_and_fetch', 'prepared_names', 'Prepared']
 
-# Connections whose session holds our prepared statements, by name
-_PREPARED = weakref.WeakKeyDictionary()
 _NO_STATEMENT = '26000'  # invalid_sql_statement_name
 _DUPLICATE = '42P05'  # duplicate_prepared_statement
 
@@ -60,8 +63,10 @@ def begin_and_fetch(connection, *statements):
         return _fetch(connection, pgconn, statements)
     if connection.prepare_threshold is None:
         return _fetch(connection, pgconn, (*settings, last.query))
+    known = prepared_names(connection)
+    if known is None:
+        return _fetch(connection, pgconn, (*settings, last.query))
     for retry in (False, True):
-        known = _PREPARED.setdefault(connection, set())
         if last.name in known:
             run = (f'EXECUTE {last.name}',)
         else:
@@ -70,8 +75,9 @@ def begin_and_fetch(connection, *statements):
         try:
             row = _fetch(connection, pgconn, (*settings, *run))
         except errors.DatabaseError as error:
-            # The session lost the statement (DISCARD ALL) or has it
-            # from before this process knew the connection: nothing was
+            # The session lost the statement (a DISCARD ALL psycopg did
+            # not see) or has it from before this process knew the
+            # connection: nothing was
             # done yet, so start again knowing better.
             if retry or error.sqlstate not in {_NO_STATEMENT, _DUPLICATE}:
                 raise
@@ -83,6 +89,30 @@ def begin_and_fetch(connection, *statements):
             continue
         known.add(last.name)
         return row
+
+
+def prepared_names(connection):
+    """Names of this module's statements that the session of connection
+    holds (a set to update), or None where psycopg keeps no record"""
+    manager = getattr(connection, '_prepared', None)
+    known = getattr(manager, 'endpoint_statements', None)
+    if known is None and hasattr(manager, '__dict__'):
+        manager.__class__ = _forgetting(type(manager))
+        known = manager.endpoint_statements = set()
+    return known
+
+
+@lru_cache(maxsize=4)
+def _forgetting(base):
+    "psycopg's PrepareManager that also forgets this module's statements"
+    class Forgetting(base):
+        def clear(self):
+            # True: psycopg is to send DEALLOCATE ALL.
+            cleared = super().clear()
+            if cleared:
+                self.endpoint_statements.clear()
+            return cleared
+    return Forgetting
 
 
 def _fetch(connection, pgconn, statements):

@@ -1,0 +1,323 @@
+# This file is part of the endpoint module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+"""One endpoint request, top to bottom.
+
+::
+
+    routes.mount            the one mount route
+    serve                   the request's facts; its log lines, written after
+    _answer                 Tryton's login, outside the transaction
+    _respond                @transactional: retries, commit, rollback, 503
+      live_map              registry version and map
+      _own_answer           documentation, OPTIONS
+      match                 the endpoint of the path and method (404, 405)
+      auth.run_as           public | user | application -> user id
+      execute               body and query, run, answer
+    error_response          what failed, as problem+json
+
+Each step is a function of its own; HTTP work that needs no ORM is in the
+engine (``trytond_endpoint``: inputs, answers, documentation), the
+transaction loop in ``transaction.py``, credentials in ``auth.py``.
+"""
+import datetime as dt
+import logging
+import uuid
+
+from trytond import config
+from trytond.exceptions import UserError, UserWarning
+from trytond.model.exceptions import AccessError
+from trytond.pool import Pool
+from trytond.transaction import Transaction, without_check_access
+from werkzeug.exceptions import HTTPException
+
+from trytond_endpoint.answers import _response, options
+from trytond_endpoint.compiled import compile_definition
+from trytond_endpoint.documentation import documentation, is_documentation
+from trytond_endpoint.inputs import _body, _context, query_args
+from trytond_endpoint.problem import Problem
+from trytond_endpoint.routing import MapCache
+from trytond_endpoint.sandbox import (
+    BudgetExceeded,
+    RequestView,
+    check_render,
+    run_snippet,
+)
+from trytond_endpoint.sandbox_guards import PROXY_TYPES
+from trytond_endpoint.sandbox_namespaces import Facts
+from trytond_endpoint.sandbox_namespaces import UserError as SnippetError
+
+from . import auth
+from .rest import RestHelper
+from .snippet_pool import PoolProxy
+from .transaction import DEFAULT_TIMEOUT, limit_statements, transactional
+
+__all__ = ['serve', 'execute', 'error_response', 'live_map', 'PREFIX']
+
+logger = logging.getLogger(__name__)
+MAPS = MapCache()
+READONLY_METHODS = frozenset({'GET', 'HEAD', 'OPTIONS'})
+_DEFAULT_TIMEOUT_MS = max(int(DEFAULT_TIMEOUT * 1000), 1)
+# Megabytes a run may grow the worker by; 0: no bound.
+MEMORY_BUDGET = (config.getint('endpoint', 'memory_budget', default=512)
+    * 2 ** 20) or None
+PREFIX = config.get('endpoint', 'prefix', default='api').strip('/')
+
+
+def serve(request, pool, path):
+    "The answer to request for path, under the mount of pool's database"
+    call = Call(request, pool, path)
+    try:
+        response = _answer(call)
+    except Exception as exception:
+        response = error_response(
+            exception, request, call.request_id, call.logs, call.endpoint)
+    if call.logs:
+        _write_logs(pool, call.logs)
+    return response
+
+
+class Call:
+    "What the steps of one request share"
+    __slots__ = ('request', 'pool', 'path', 'readonly', 'context',
+        'request_id', 'logs', 'endpoint', 'caller')
+
+    def __init__(self, request, pool, path):
+        self.request = request
+        self.pool = pool
+        self.path = path
+        self.readonly = request.method in READONLY_METHODS
+        self.context = {'_request': request.context}
+        self.request_id = RequestId()
+        # Lines for the endpoint log: (endpoint id, level, request id, text)
+        self.logs = []
+        # The matched endpoint's id, for the log line of a failure
+        self.endpoint = None
+        # The user id Tryton's login found, once asked
+        self.caller = None
+
+
+def _answer(call):
+    try:
+        return _respond(call)
+    except auth.LoginRequired:
+        # Tryton's login runs its own transactions, with its brute-force
+        # protection; only 'user' endpoints pay for it.
+        call.caller = auth.login(call.request)
+        return _respond(call)
+
+
+@transactional
+def _respond(call):
+    live = live_map(call.pool)
+    own = _own_answer(call, live)
+    if own is not None:
+        return own
+    entry, path_params = live.match(call.path, call.request.method)
+    definition = entry.definition
+    call.endpoint = definition.id
+    user_id = auth.run_as(definition, call.request, call.pool, call.caller)
+    return execute(call.request, call.pool, entry, call.path, path_params,
+        user_id, call.logs, call.request_id)
+
+
+def live_map(pool):
+    """The map of the registry version seen by the current transaction.
+
+    The default time budget bounds the transaction's statements from the
+    same round trip on PostgreSQL.
+    """
+    Registry = pool.get('endpoint.registry')
+    version = Registry.current(statement_timeout=_DEFAULT_TIMEOUT_MS)
+    Endpoint = pool.get('endpoint.endpoint')
+    return MAPS.get(pool.database_name, version,
+        Endpoint.published_definitions)
+
+
+def _own_answer(call, live):
+    "The answers of the mount itself, or None: documentation and OPTIONS"
+    if is_documentation(call.path):
+        return documentation(call.request, call.pool.database_name, PREFIX,
+            live, call.path)
+    if call.request.method == 'OPTIONS':
+        return options(live, call.path)
+    return None
+
+
+def execute(request, pool, entry, path, path_params, user_id, logs,
+        request_id):
+    "Run the entry's snippet for the request as user_id; the answer"
+    transaction = Transaction()
+    definition = entry.definition
+    compiled = entry.get_compiled(compile_definition)
+    method = request.method
+    body = _body(request, definition, compiled)
+    args = query_args(request, compiled)
+    context = _context(request)
+
+    # The request's context with access checks on: check_access() in one.
+    with transaction.set_user(user_id), \
+            transaction.set_context(context, _check_access=True):
+        result = {}
+        pool_proxy = PoolProxy()
+        names = {
+            'request': RequestView(
+                method=method, path=path,
+                args=args,
+                # The view copies them and drops Authorization and Cookie.
+                headers=request.headers.items(),
+                json=body.json if body else None,
+                data=body.data if body else b'',
+                text=body.text if body else '',
+                form=body.form if body else None,
+                files=body.files if body else None,
+                xml=body.xml if body else None,
+                path_params=path_params,
+                content_type=(request.mimetype or None)
+                if request.environ.get('CONTENT_TYPE') else None),
+            'pool': pool_proxy,
+            'rest': RestHelper(request),
+            'user': _UserFacts(user_id),
+            'endpoint': entry.get_facts(_endpoint_facts),
+            'context': {k: v for k, v in transaction.context.items()
+                if not k.startswith('_')},
+            'log': _logger(logs, definition.id, request_id),
+            'result': result,
+            }
+        budget = definition.timeout or DEFAULT_TIMEOUT
+        try:
+            with limit_statements(transaction, budget):
+                run_snippet(compiled.code, names, timeout=budget,
+                    memory=MEMORY_BUDGET)
+        finally:
+            # A snippet that caught a database failure must not get its
+            # broken transaction committed.
+            pool_proxy._raise_failure()
+        response = _response(result, method)
+        response.headers['Content-Language'] = _language(transaction, pool)
+    return response
+
+
+def _language(transaction, pool):
+    # Transaction.language, without building a Pool to find the default
+    language = (transaction.context.get('language')
+        or pool.get('ir.configuration').get_language())
+    return language.replace('_', '-')
+
+
+def _endpoint_facts(definition):
+    return Facts('endpoint', id=definition.id, name=definition.name,
+        route=definition.route, method=definition.method)
+
+
+class _UserFacts:
+    """``user`` of a snippet: read only when the snippet looks at it.
+
+    Reading a user record is most of the cost of a small request.
+    """
+    __slots__ = ('__id', '__facts')
+
+    def __init__(self, user_id):
+        self.__id = user_id
+        self.__facts = None
+
+    def __load(self):
+        if self.__facts is None:
+            User = Pool().get('res.user')
+            with without_check_access():
+                values, = User.read([self.__id],
+                    ['login', 'name', 'language.code'])
+            language = values.get('language.') or {}
+            self.__facts = Facts('user', id=self.__id,
+                login=values['login'], name=values['name'],
+                language=language.get('code'))
+        return self.__facts
+
+    @property
+    def id(self):
+        return self.__id
+
+    def __getattr__(self, name):
+        return getattr(self.__load(), name)
+
+    def __getitem__(self, name):
+        return self.__load()[name]
+
+    def get(self, name, default=None):
+        return self.__load().get(name, default)
+
+    def to_dict(self):
+        return self.__load().to_dict()
+
+
+PROXY_TYPES.add(_UserFacts)
+
+
+def _logger(logs, endpoint_id, request_id):
+    def log(message, level='info'):
+        if level not in {'debug', 'info', 'warning', 'error'}:
+            raise ValueError("level is debug, info, warning or error")
+        if len(logs) >= 100:
+            return
+        check_render(message)
+        logs.append(
+            (endpoint_id, level, str(request_id), str(message)[:4000]))
+    return log
+
+
+def _write_logs(pool, logs):
+    # Written apart: a GET runs read-only, and a failed run rolls back
+    # what its log explains.
+    try:
+        with Transaction().start(pool.database_name, 0):
+            Log = pool.get('endpoint.log')
+            now = dt.datetime.now()
+            Log.create([{
+                        'endpoint': e, 'level': lv, 'request_id': r,
+                        'message': m, 'time': now}
+                    for e, lv, r, m in logs])
+    except Exception:
+        logger.exception("Could not write endpoint logs")
+
+
+def error_response(exception, request, request_id, logs, endpoint=None):
+    """The answer to exception, raised while serving request; an
+    unexpected one is logged, and noted in logs for endpoint"""
+    if isinstance(exception, Problem):
+        return exception.response()
+    if isinstance(exception, SnippetError):
+        return Problem(exception.status, exception.message,
+            errors=exception.errors).response()
+    if isinstance(exception, AccessError):
+        return Problem(403, exception.message).response()
+    if isinstance(exception, (UserError, UserWarning)):
+        return Problem(400, exception.message,
+            **({'description': exception.description}
+                if exception.description else {})).response()
+    if isinstance(exception, BudgetExceeded):
+        logger.warning("Endpoint over budget %s [%s]: %s",
+            request, request_id, exception)
+        return Problem(504, str(exception),
+            request_id=str(request_id)).response()
+    if isinstance(exception, HTTPException):
+        return Problem(exception.code, exception.description).response()
+    logger.exception("Endpoint failure %s [%s]", request, request_id)
+    if endpoint:
+        logs.append((endpoint, 'error', str(request_id),
+                f"{type(exception).__name__}: {exception}"[:4000]))
+    return Problem(500,
+        f"Unexpected failure; quote error id {request_id} to the "
+        "administrator.", error_id=str(request_id)).response()
+
+
+class RequestId:
+    "The id quoted in logs and errors, drawn when first shown"
+    __slots__ = ('_value',)
+
+    def __init__(self):
+        self._value = None
+
+    def __str__(self):
+        if self._value is None:
+            self._value = uuid.uuid4().hex[:12]
+        return self._value
