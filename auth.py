@@ -9,10 +9,12 @@ max_attempt``), in transactions of its own, outside the request's.
 Tryton delays a login after failed attempts by sleeping, at the end of
 the login's transaction, up to 2 ** attempts seconds: in a sync worker
 that sleep holds the worker, and every other request waits.  Here the
-sleep is not slept: the login is answered at once, and until the delay
-has passed every other login of that name in this process is answered
-429 with ``Retry-After``, without checking its password.  So a client
-guesses no faster than Tryton lets it, and no worker waits.
+sleep is not slept: the login is answered at once, and after a failed
+one, until its delay has passed, every other login of that name in this
+process is answered 429 with ``Retry-After`` without checking its
+password.  So a client guesses no faster than Tryton lets it, and no
+worker waits.  The delays are per process; the attempts Tryton counts
+(and refuses past ``max_attempt``) are shared by every process.
 """
 import contextvars
 import math
@@ -103,15 +105,17 @@ def _password_login(request, database_name, context):
         try:
             # Not Request.user_id: its cached_property lock is one for
             # every request of the process.
-            return security.login(database_name, authorization.username,
+            user_id = security.login(database_name, authorization.username,
                 parameters, cache=False, context=context)
         except RateLimitException:
             raise _too_many(60)
         except LoginException:
-            return None
-        finally:
-            if delays:
-                _delay(name, max(delays))
+            user_id = None
+    if not user_id and delays:
+        # Tryton would have answered this failure after the delay: the
+        # next login of the name waits for it instead.
+        _delay(name, max(delays))
+    return user_id
 
 
 @contextmanager

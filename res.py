@@ -1,9 +1,8 @@
 # This file is part of the endpoint module.  The COPYRIGHT file at the top
 # level of this repository contains the full copyright notices and license
 # terms.
-import time
-
 from trytond.pool import PoolMeta
+from trytond.res import user as tryton_user
 from trytond.transaction import Transaction
 
 from .auth import collected_delays
@@ -36,7 +35,8 @@ class User(metaclass=PoolMeta):
         finally:
             kept = []
             for func, args, kwargs in registered[known:]:
-                if func is time.sleep and len(args) == 1 and not kwargs:
+                if (func is tryton_user.time.sleep and len(args) == 1
+                        and not kwargs):
                     delays.append(args[0])
                 else:
                     kept.append((func, args, kwargs))
