@@ -7,8 +7,9 @@
 
     routes.mount            the one mount route
     serve                   the request's facts; its log lines, written after
-    _answer                 Tryton's login, outside the transaction
-    _respond                @transactional: retries, commit, rollback, 503
+    _with_login             Tryton's login, outside the transaction, when
+                            a user endpoint asks for it
+    _dispatch               @transactional: retries, commit, rollback, 503
       live_map              registry version and map
       _own_answer           documentation, OPTIONS
       match                 the endpoint of the path and method (404, 405)
@@ -68,7 +69,7 @@ def serve(request, pool, path):
     "The answer to request for path, under the mount of pool's database"
     call = Call(request, pool, path)
     try:
-        response = _answer(call)
+        response = _with_login(call)
     except Exception as exception:
         response = error_response(
             exception, request, call.request_id, call.logs, call.endpoint)
@@ -97,18 +98,20 @@ class Call:
         self.caller = None
 
 
-def _answer(call):
+def _with_login(call):
+    "The answer, after Tryton's login when the endpoint needs one"
     try:
-        return _respond(call)
+        return _dispatch(call)
     except auth.LoginRequired:
         # Tryton's login runs its own transactions, with its brute-force
         # protection; only 'user' endpoints pay for it.
         call.caller = auth.login(call.request)
-        return _respond(call)
+        return _dispatch(call)
 
 
 @transactional
-def _respond(call):
+def _dispatch(call):
+    "The answer of the mount or of the endpoint the path matches"
     live = live_map(call.pool)
     own = _own_answer(call, live)
     if own is not None:

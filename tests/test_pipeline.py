@@ -179,6 +179,20 @@ class PipelineTestCase(EndpointRouteTestCase):
             self.assertEqual(json.loads(response.data), ['delayed'])
         self.assertEqual([s for s in slept if s], [])
 
+    def test_login_not_under_user_id_lock(self):
+        "A login does not go through Request.user_id, whose lock every "
+        "request of a threaded process shares"
+        from trytond.protocols.wrappers import Request
+        define(route='/lock/me', auth='user',
+            code="result['payload'] = [user.login]")
+
+        def refused(request):
+            raise AssertionError("Request.user_id evaluated")
+        with mock.patch.object(Request, 'user_id', property(refused)):
+            response = self.client().get(self.url('/lock/me'),
+                headers=basic('other'))
+        self.assertEqual(response.status_code, 200, response.data)
+
     def test_login_delay_outside_endpoints(self):
         "Tryton's own logins keep their delay"
         from trytond import security
