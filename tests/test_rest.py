@@ -440,11 +440,21 @@ class RestTestCase(EndpointRouteTestCase):
         self.assertProblem(self.send('POST', f'{path}/get_rec_name'), 403)
         self.assertProblem(self.send('POST', f'{path}/fields_get',
                 {'nope': 1}), 400)
-        # data methods have their own, checked, routes
-        for name in ['read', 'search_read', 'write', 'export_data']:
+        # data methods run through the data policy; those whose arguments
+        # it can not check are refused
+        for name, body in [
+                ('read', [[self.party_ids[0]], ['create_uid.login']]),
+                ('search_read', {'domain': [],
+                        'fields_names': ['create_uid.login']}),
+                ('search_count', {'domain': [
+                            ('create_uid.login', '=', 'admin')]}),
+                ('export_data', [[self.party_ids[0]], ['create_uid.login']]),
+                ('import_data', [['name'], [['Imported']]]),
+                ('autocomplete', ['x']),
+                ]:
             with self.subTest(name=name):
-                self.assertProblem(self.send('POST', f'{path}/{name}',
-                        [[self.party_ids[0]], ['create_uid.login']]), 403)
+                self.assertProblem(
+                    self.send('POST', f'{path}/{name}', body), 403)
 
     # Formats
 
