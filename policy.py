@@ -33,8 +33,9 @@ The rules (see ``doc/policy.rst``):
   what it wrote is undone, even if the snippet catches the error; in a
   read-only transaction (GET, HEAD) it is refused before it runs.
 * Run As (:func:`run_as_errors`): an editor may only pick a user whose
-  groups are all theirs; a public endpoint never runs as an administrator
-  unless ``[endpoint] allow_admin_exec`` is set.
+  groups are all theirs (an administrator only if they are one); a public
+  endpoint never runs as an administrator unless ``[endpoint]
+  allow_admin_exec`` is set.
 """
 import itertools
 import re
@@ -529,7 +530,14 @@ def values(Model, items, allowed=None):
         if not isinstance(name, str) or name == 'id' or (
                 allowed is not None and name not in allowed):
             raise Invalid(f"{name!r} can not be written.")
-        result[str(name)] = _value(field(Model, name), value)
+        descriptor = field(Model, name)
+        result[str(name)] = checked = _value(descriptor, value)
+        if (Model.__name__ in RESOURCE_MODELS and name == 'resource'
+                and isinstance(checked, str)
+                and checked.startswith(ADMIN_PREFIXES)):
+            # It would be out of scope (see scope()) once written.
+            raise Refused(f"{Model.__name__} may hang on records of data "
+                f"models only, not on {checked.partition(',')[0]!r}.")
     return result
 
 
@@ -774,6 +782,21 @@ def writing(what):
     cursor.execute(f'RELEASE SAVEPOINT {name}')
 
 
+@contextmanager
+def read_only(transaction):
+    """GET and HEAD never write, on SQLite too: PostgreSQL runs their
+    transaction READ ONLY, Tryton's SQLite backend ignores the flag"""
+    if not transaction.readonly or backend.name != 'sqlite':
+        yield
+        return
+    cursor = transaction.connection.cursor()
+    cursor.execute('PRAGMA query_only = ON')
+    try:
+        yield
+    finally:
+        cursor.execute('PRAGMA query_only = OFF')
+
+
 def _bookkeeping(transaction):
     "What Tryton notes of a transaction's changes, to restore after a rollback"
     return (
@@ -805,7 +828,9 @@ def _restore(transaction, kept):
 # Run As
 
 def administrators(user_ids):
-    "Those of user_ids who administer the server: admin or its group"
+    """Those of user_ids who administer the server: ``admin``, a user with
+    Tryton's Administrator flag (all groups' rights), or a member of an
+    Administration group (``res.group_admin``) where one exists"""
     pool = Pool()
     User = pool.get('res.user')
     UserGroup = pool.get('res.user-res.group')
@@ -813,12 +838,18 @@ def administrators(user_ids):
     user_ids = [u for u in set(user_ids) if u is not None]
     if not user_ids:
         return set()
-    admin_group = ModelData.get_id('res', 'group_admin')
     cursor = Transaction().connection.cursor()
     user = User.__table__()
+    condition = user.login == 'admin'
+    if 'administrator' in User._fields:
+        condition |= user.administrator == Literal(True)
     cursor.execute(*user.select(user.id,
-            where=user.id.in_(user_ids) & (user.login == 'admin')))
+            where=user.id.in_(user_ids) & condition))
     result = {u for u, in cursor}
+    try:
+        admin_group = ModelData.get_id('res', 'group_admin')
+    except KeyError:
+        return result
     user_group = UserGroup.user_group_all_table()
     cursor.execute(*user_group.select(user_group.user,
             where=user_group.user.in_(user_ids)
@@ -858,19 +889,23 @@ def run_as_errors(definitions, editor=None):
     if not with_user:
         return []
     exec_users = {d.exec_user for d in with_user}
-    admins = administrators(exec_users) if not ALLOW_ADMIN_EXEC else set()
+    # root (modules' XML data) and administrators have every group.
+    admins = administrators(exec_users | {editor})
+    check_groups = bool(editor) and editor not in admins
+    users_groups = groups(exec_users | {editor}) if check_groups else {}
     errors = []
-    # root loads modules' XML data and has every right.
-    users_groups = groups(exec_users | {editor}) if editor else {}
     names = None
     for definition in with_user:
-        if definition.auth == 'public' and definition.exec_user in admins:
+        exec_user = definition.exec_user
+        if (definition.auth == 'public' and exec_user in admins
+                and not ALLOW_ADMIN_EXEC):
             errors.append((definition, 'endpoint.msg_public_admin_exec',
-                    {'user': definition.exec_user}))
-            continue
-        if editor:
-            missing = (users_groups[definition.exec_user]
-                - users_groups[editor])
+                    {'user': exec_user}))
+        elif check_groups and exec_user in admins:
+            errors.append((definition, 'endpoint.msg_exec_user_admin',
+                    {'user': exec_user}))
+        elif check_groups and exec_user != editor:
+            missing = users_groups[exec_user] - users_groups[editor]
             if missing:
                 if names is None:
                     Group = Pool().get('res.group')
@@ -878,7 +913,6 @@ def run_as_errors(definitions, editor=None):
                         names = {g.id: g.name for g in Group.browse(
                                 set().union(*users_groups.values()))}
                 errors.append((definition, 'endpoint.msg_exec_user_groups',
-                        {'user': definition.exec_user,
-                            'groups': ', '.join(sorted(
+                        {'user': exec_user, 'groups': ', '.join(sorted(
                                     names[g] for g in missing))}))
     return errors

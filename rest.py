@@ -110,9 +110,8 @@ class RestHelper:
     def create(self, model, fields=None):
         "POST a record: 201 with ``Location`` and its body"
         Model = _model(model)
-        values = self._values(Model, fields)
         with _writing(f"create of {Model.__name__}"):
-            record, = Model.create([values])
+            record, = Model.create([self._values(Model, fields)])
         location = f'{self._path()}/{record.id}'
         return self._written(Model, record.id, fields, status=201,
             headers={'Location': location}, link_base=location)
@@ -122,9 +121,9 @@ class RestHelper:
         behaves as in the built-in API); answers the record."""
         Model = _model(model)
         record = _record(Model, id)
-        values = self._values(Model, fields)
-        if values:
-            with _writing(f"write of {Model.__name__}"):
+        with _writing(f"write of {Model.__name__}"):
+            values = self._values(Model, fields)
+            if values:
                 Model.write([record], values)
         return self._written(Model, record.id, fields,
             link_base=self._path())

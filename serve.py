@@ -51,6 +51,7 @@ from trytond_endpoint.sandbox_guards import PROXY_TYPES
 from trytond_endpoint.sandbox_namespaces import Facts, FrozenMultiMapping
 from trytond_endpoint.sandbox_namespaces import UserError as SnippetError
 
+from . import policy
 from .rest import RestHelper
 from .snippet_pool import PoolProxy
 
@@ -395,9 +396,10 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
             'log': _logger(logs, definition.id, request_id),
             'result': result,
             }
-        budget = definition.timeout or DEFAULT_TIMEOUT
+        budget = policy.time_budget(definition.timeout, DEFAULT_TIMEOUT)
         try:
-            with _limit_statements(transaction, budget):
+            with _limit_statements(transaction, budget), \
+                    policy.read_only(transaction):
                 run_snippet(compiled.code, names, timeout=budget,
                     memory=MEMORY_BUDGET)
         finally:
