@@ -163,8 +163,10 @@ class RestHelper:
             if id is not None:
                 raise Problem(404,
                     f"{action!r} is a method of the model, not a record.")
-            return _json_response(_plain(self._data_method(
-                        Model, action, args, kwargs)))
+            result = self._data_method(Model, action, args, kwargs)
+            if result is None:
+                return Response(b'', status=204)
+            return _json_response(_plain(result))
         method = getattr(Model, action)
         if id is not None:
             record = _record(Model, id)
