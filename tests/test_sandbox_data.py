@@ -228,6 +228,27 @@ class SandboxDataTestCase(EndpointRouteTestCase):
                 self.assertEqual(response.status_code, 403, response.data)
                 self.assertNoSecret(response)
 
+    def test_order_oracle(self):
+        "An order may not sort by a user's secret, nor through a Reference"
+        from .test_rest import b64
+        response = self.client().get(self.url('/rest/model/party.party'),
+            query_string={'o': b64([('create_uid.password_hash', 'ASC')])},
+            headers=bearer(self.alice_key))
+        self.assertEqual(response.status_code, 403, response.data)
+        self.refused("result['payload'] = pool.get('ir.note').search_read("
+            "[], order=[('resource.login', 'ASC')], fields_names=['id'])")
+
+    def test_report_of_admin_model(self):
+        "A report of users is refused, whatever the record"
+        self.refused("result['response'] = rest.report("
+            f"'res.user.email_reset_password', {self.admin})",
+            names=['res.user.email_reset_password'])
+
+    def test_button_in_get(self):
+        "A button pressed in a GET is refused before it runs"
+        self.refused("I = pool.get('party.identifier')\n"
+            "I.check_vies_button([])", names=['read-only'])
+
     # Attachments and notes of administration records
 
     def test_rest_read_admin_attachment_and_note(self):
