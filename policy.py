@@ -363,7 +363,18 @@ def _leaf(Model, leaf, access, allowed=None):
             raise Refused(f"{extra[0]!r} of {target_name} can not be "
                 "followed.")
         extra = [str(extra[0])]
+    elif _by_name(value) and not access.field(Target, 'rec_name'):
+        # Tryton compares text with the target's rec_name.
+        raise Refused(f"{name!r} compares the rec_name of {target_name} "
+            "records, which is not readable.")
     return [name, operator, data(value), *extra]
+
+
+def _by_name(value):
+    if isinstance(value, str):
+        return True
+    return isinstance(value, (list, tuple)) and any(
+        isinstance(v, str) for v in value)
 
 
 def _reference_leaf(name, operator, value, extra, relate, access):

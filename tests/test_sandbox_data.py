@@ -212,6 +212,19 @@ class SandboxDataTestCase(EndpointRouteTestCase):
                 self.refused("result['response'] = rest.search("
                     f"'ir.note', domain=[{clause}])")
 
+    def test_name_search_oracle_on_hidden_field(self):
+        "A name search whose searcher reads a hidden field is refused"
+        for model, clause in [
+                ('party.party', "('addresses', 'ilike', '%9000-hid%')"),
+                ('party.party', "('addresses.rec_name', 'ilike', '%9000%')"),
+                ('party.address', "('rec_name', 'ilike', '%9000-hid%')"),
+                ]:
+            with self.subTest(clause=clause):
+                self.refused(f"result['payload'] = pool.get({model!r})"
+                    f".search_count([{clause}])", names=['rec_name'])
+                self.refused(f"result['response'] = rest.search({model!r}, "
+                    f"domain=[{clause}])")
+
     def test_seed_rest_domain_oracle(self):
         "The seed REST refuses the oracle in d, also nested"
         from .test_rest import b64
