@@ -384,6 +384,15 @@ class SandboxDataTestCase(EndpointRouteTestCase):
             "result['payload'] = 1", method='POST',
             body={'name': 'Rest outside'})
         self.assertEqual(self.parties('Rest outside'), 0)
+        self.ok(
+            "try:\n"
+            f"    rest.update('party.party', {self.party})\n"
+            "except Exception:\n"
+            "    pass\n"
+            "result['payload'] = 1", method='PATCH',
+            body={'name': 'Rest renamed'})
+        self.assertEqual(self.parties('Rest renamed'), 0)
+        self.assertEqual(self.parties('Clerk Seed'), 1)
 
     def test_get_never_writes(self):
         "A GET snippet that creates is refused, even when it catches it"
