@@ -27,6 +27,7 @@ from trytond_endpoint.definition import (
 from trytond_endpoint.routing import route_clashes
 from trytond_endpoint.sandbox import HELP
 
+from . import policy
 from .exceptions import EndpointValidationError, SyncError
 from .pgtune.begin import Prepared, begin_and_fetch
 
@@ -205,6 +206,30 @@ class Endpoint(ModelSQL, ModelView):
     def validate(cls, records):
         super().validate(records)
         cls.check_unique_route(records)
+        cls.check_exec_user(records)
+
+    @classmethod
+    def check_exec_user(cls, records):
+        "No escalation through Run As (see policy.run_as_errors)"
+        rows = cls.definition_rows([getattr(r, 'id', r) for r in records])
+        for message in cls._run_as_errors(
+                [d for d, _ in rows.values()]):
+            raise EndpointValidationError(message)
+
+    @classmethod
+    def _run_as_errors(cls, definitions):
+        errors = policy.run_as_errors(definitions)
+        if not errors:
+            return []
+        User = Pool().get('res.user')
+        table = User.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(table.id, table.name, table.login,
+                where=table.id.in_(list({a['user'] for _, _, a in errors}))))
+        names = {i: name or login for i, name, login in cursor}
+        return [gettext(message, endpoint=definition.name,
+                **{**args, 'user': names.get(args['user'], args['user'])})
+            for definition, message, args in errors]
 
     @classmethod
     def check_unique_route(cls, records):
@@ -319,6 +344,9 @@ class Endpoint(ModelSQL, ModelView):
                         field=cls.__names__(field)['field'],
                         message=message))
         errors.extend(cls._check_published_clashes(list(changed)))
+        # The Run As users' groups may have changed since the last save.
+        errors.extend(cls._run_as_errors(
+                [d for d, _ in rows.values() if d.active]))
         if errors:
             raise SyncError(gettext('endpoint.msg_sync_failed',
                     errors='\n'.join(errors)))

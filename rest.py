@@ -15,42 +15,47 @@ Every method reads the parameters of the built-in REST API from the HTTP
 request (``d``, ``o``, ``s``, ``p``, ``f``, ``format``, ``Range``,
 ``X-Tryton-Usage``, the JSON body), runs under the snippet's user with
 access checks on, and returns a ``Response`` for ``result['response']``;
-HTTP errors are raised as problem+json. See ``doc/rest.rst``.
+HTTP errors are raised as problem+json. What a request may reach (models,
+fields, domains, orders, relations, values, methods, reports) is decided by
+:mod:`policy`, for the client's parameters and the endpoint's own
+``fields`` and ``domain`` alike; writing calls run in its savepoints. See
+``doc/rest.rst`` and ``doc/policy.rst``.
 """
 import inspect
 import json
 import mimetypes
-import re
 from base64 import urlsafe_b64decode
+from contextlib import contextmanager
 from urllib.parse import quote, urlencode
 
-from trytond.const import OPERATORS
 from trytond.model import Model as _TrytonModel
-from trytond.model import ModelStorage
 from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.protocols.jsonrpc import JSONDecoder
 from trytond.tools import is_instance_method
-from trytond.transaction import Transaction, without_check_access
 
 from trytond_endpoint.problem import Problem
 from trytond_endpoint.sandbox import Response
 from trytond_endpoint.sandbox_guards import PROXY_TYPES
 
-from . import rest_formats
-from .snippet_pool import is_admin_model
+from . import policy, rest_formats
 
 _json_decoder = JSONDecoder()
-_ORDER_DIRECTION = re.compile(
-    r'^(ASC|DESC)( NULLS (FIRST|LAST))?$', re.IGNORECASE)
-_X2MANY = {'one2many', 'many2many'}
-_PSEUDO_FIELDS = {'id', '__name__'}
-# RPC methods that take domains, field paths or values: their routes check
-# what an action could not (administration models, unknown fields).
-_DATA_METHODS = frozenset({
-        'read', 'search', 'search_read', 'search_count', 'create', 'write',
-        'export_data', 'export_data_domain', 'import_data', 'autocomplete',
-        })
+
+
+@contextmanager
+def _asking(parameter=None):
+    "The policy's refusals as HTTP problems"
+    try:
+        yield
+    except policy.Unknown as exception:
+        raise Problem(404, str(exception)) from None
+    except policy.Invalid as exception:
+        if parameter is None:
+            raise Problem(400, str(exception)) from None
+        raise _bad(parameter, str(exception)) from None
+    except policy.Refused as exception:
+        raise Problem(403, str(exception.message)) from None
 
 
 class RestHelper:
@@ -61,10 +66,16 @@ class RestHelper:
     may use. Without it, the model's ``__json__`` fields are the default
     and every field the user may read can be asked for.
     """
-    __slots__ = ('_request',)
+    __slots__ = ('_access', '_request')
 
     def __init__(self, request):
         self._request = request
+        self._access = None
+
+    def _policy_access(self):
+        if self._access is None:
+            self._access = policy.Access()
+        return self._access
 
     # Routes of the built-in API, one method each
 
@@ -73,9 +84,11 @@ class RestHelper:
         ``domain`` is added to the client's one."""
         name, format_ = self._format(model)
         Model = _model(name)
+        with _asking():
+            base = policy.domain(
+                Model, list(domain or []), self._policy_access())
         return self._collection(
-            Model, list(domain or []), fields, format_,
-            self._path(strip_format=True))
+            Model, base, fields, format_, self._path(strip_format=True))
 
     def read(self, model, id, fields=None):
         "GET a record: its ``__json__`` fields, or ``f``"
@@ -83,6 +96,8 @@ class RestHelper:
         format_ = self._negotiate(None)
         names = self._fields(Model, fields)
         _check_id(Model, id)
+        with _asking():
+            policy.check_scope(Model, [id])
         Pool().get('ir.model.access').check(Model.__name__, 'read')
         try:
             # One query: Tryton refuses a missing or hidden record itself.
@@ -95,8 +110,8 @@ class RestHelper:
     def create(self, model, fields=None):
         "POST a record: 201 with ``Location`` and its body"
         Model = _model(model)
-        values = self._values(Model, fields)
-        record, = Model.create([values])
+        with _writing(f"create of {Model.__name__}"):
+            record, = Model.create([self._values(Model, fields)])
         location = f'{self._path()}/{record.id}'
         return self._written(Model, record.id, fields, status=201,
             headers={'Location': location}, link_base=location)
@@ -106,16 +121,19 @@ class RestHelper:
         behaves as in the built-in API); answers the record."""
         Model = _model(model)
         record = _record(Model, id)
-        values = self._values(Model, fields)
-        if values:
-            Model.write([record], values)
+        with _writing(f"write of {Model.__name__}"):
+            values = self._values(Model, fields)
+            if values:
+                Model.write([record], values)
         return self._written(Model, record.id, fields,
             link_base=self._path())
 
     def delete(self, model, id):
         "DELETE a record: 204"
         Model = _model(model)
-        Model.delete([_record(Model, id)])
+        record = _record(Model, id)
+        with _writing(f"delete of {Model.__name__}"):
+            Model.delete([record])
         return Response(b'', status=204)
 
     def relation(self, model, id, field, fields=None):
@@ -123,15 +141,8 @@ class RestHelper:
         with the parameters of ``search``."""
         field, format_ = self._format(field)
         Model = _model(model)
-        descriptor = Model._fields.get(field)
-        if descriptor is None or descriptor._type not in _X2MANY:
-            raise Problem(404,
-                f"{Model.__name__} has no sub-collection {field!r}.")
-        Target = descriptor.get_target()
-        if is_admin_model(Target.__name__):
-            raise _refused(Target.__name__)
-        FieldAccess = Pool().get('ir.model.field.access')
-        FieldAccess.check(Model.__name__, [field], 'read')
+        with _asking():
+            Target = policy.relation(Model, field, self._policy_access())
         record = _record(Model, id)
         ids = Model.read([record.id], [field])[0][field] or []
         return self._collection(
@@ -141,19 +152,21 @@ class RestHelper:
         """POST an RPC method or button of the model, with the JSON body as
         keyword (object) or positional (array) arguments; on a record
         (``id``) it is called on that record, and a method that returns
-        nothing answers the record."""
+        nothing answers the record. The data methods (``read``,
+        ``search_read``, ``search_count``…) run with their arguments checked
+        like the routes' parameters."""
         Model = _model(model)
-        rpc = Model.__rpc__.get(action)
-        if rpc is None or rpc.fresh_session or action.startswith('_'):
-            if action.startswith('_') or not hasattr(Model, action):
-                raise Problem(404,
-                    f"{Model.__name__} has no action {action!r}.")
-            raise Problem(403,
-                f"{action!r} is not an action of {Model.__name__}.")
-        if action in _DATA_METHODS:
-            raise Problem(403,
-                f"{action!r} is not an action; use the REST routes.")
+        with _asking():
+            rpc = policy.rpc(Model, action)
         args, kwargs = self._arguments()
+        if action in policy.DATA_METHODS:
+            if id is not None:
+                raise Problem(404,
+                    f"{action!r} is a method of the model, not a record.")
+            result = self._data_method(Model, action, args, kwargs)
+            if result is None:
+                return Response(b'', status=204)
+            return _json_response(_plain(result))
         method = getattr(Model, action)
         if id is not None:
             record = _record(Model, id)
@@ -168,37 +181,50 @@ class RestHelper:
             raise Problem(400, f"Bad arguments for {action}: {exception}.")
         except ValueError:
             pass
-        result = rpc.result(method(*args, **kwargs))
+        if rpc.readonly:
+            result = method(*args, **kwargs)
+        else:
+            with _writing(f"{action} of {Model.__name__}"):
+                result = method(*args, **kwargs)
+        result = rpc.result(result)
         if id is not None and result is None:
             return self._written(Model, id, None)
         if result is None:
             return Response(b'', status=204)
         return _json_response(_plain(result))
 
+    def _data_method(self, Model, action, args, kwargs):
+        "An RPC data method, its arguments checked by the policy"
+        method = getattr(Model, action)
+        try:
+            bound = inspect.signature(method).bind(*args, **kwargs)
+        except TypeError as exception:
+            raise Problem(400, f"Bad arguments for {action}: {exception}.")
+        with _asking():
+            arguments = _data_arguments(
+                Model, action, bound.arguments, self._policy_access())
+        rpc = Model.__rpc__[action]
+        if action == 'write':
+            with _writing(f"write of {Model.__name__}"):
+                method(*arguments['args'])
+            return None
+        if rpc.readonly:
+            return rpc.result(method(**arguments))
+        with _writing(f"{action} of {Model.__name__}"):
+            return rpc.result(method(**arguments))
+
     def report(self, name, id):
         """GET a report of a record, as an attachment; the JSON body, if
         any, is the report's data."""
-        pool = Pool()
-        ActionReport = pool.get('ir.action.report')
-        try:
-            Report = pool.get(name, type='report')
-        except KeyError:
-            raise Problem(404, f"No report {name!r}.")
-        with without_check_access():
-            actions = ActionReport.search(
-                [('report_name', '=', name)], limit=1)
-            model = actions[0].model if actions else None
-        if not actions:
-            raise Problem(404, f"No report {name!r}.")
-        if not model or is_admin_model(model):
-            raise _refused(name)
-        _record(_model(model), id)
+        with _asking():
+            Report, action, Model = policy.report(name)
+        _record(Model, id)
         data = self._json_body()
         if data is None:
             data = {}
         if not isinstance(data, dict):
             raise Problem(400, "The report data must be a JSON object.")
-        data = {**data, 'action_id': actions[0].id, 'model': model}
+        data = {**data, 'action_id': action.id, 'model': Model.__name__}
         ext, content, _, filename = Report.execute([id], data)
         if isinstance(content, str):
             content = content.encode('utf-8')
@@ -316,27 +342,27 @@ class RestHelper:
         allowed = _roots(fields)
         errors = []
         for key in values:
-            field = Model._fields.get(key)
-            if (field is None or key == 'id'
-                    or (allowed is not None and key not in allowed)):
+            if key == 'id' or (allowed is not None and key not in allowed) \
+                    or not _is_field(Model, key):
                 errors.append({'pointer': '/' + _pointer(key),
                         'detail': "Not a field that can be written here."})
-            elif field._type in _X2MANY and is_admin_model(
-                    field.get_target().__name__):
-                raise _refused(field.get_target().__name__)
         if errors:
             raise Problem(400, "Unknown fields in the body.", errors=errors)
-        return values
+        with _asking():
+            return policy.values(Model, values, allowed)
 
     def _fields(self, Model, fields):
         "The fields to read, as the built-in's ``_get_fields``"
+        access = self._policy_access()
         if 'f' in self._request.args:
             names = self._request.args.getlist('f')
-            allowed = set(fields) | _PSEUDO_FIELDS if fields else None
+            allowed = set(fields) | policy.PSEUDO_FIELDS if fields else None
             for path in names:
                 if allowed is not None and path not in allowed:
                     raise _bad('f', f"Field {path!r} is not available.")
-                _check_path(Model, path, 'f')
+            with _asking('f'):
+                names = policy.fields_names(
+                    Model, names, access, unreadable='skip')
             for path in list(names):
                 parents = path.split('.')[:-1]
                 while parents:
@@ -344,24 +370,31 @@ class RestHelper:
                     names.append('.'.join(parents) + '.__name__')
                     parents.pop()
         elif fields is not None:
-            names = list(fields)
+            with _asking():
+                names = policy.fields_names(
+                    Model, list(fields), access, unreadable='skip')
         else:
             names = [p for p in _flatten_fields(Model.__json__(self._usages()))
-                if _reaches_admin(Model, p) is None]
+                if _default_readable(Model, p, access)]
         names = list(dict.fromkeys(['id', '__name__', *names]))
-        access = _Access()
-        return [p for p in names if access.path(Model, p)]
+        return [p for p in names if policy.path(Model, p, access)]
 
     # Answers
 
     def _collection(self, Model, base_domain, fields, format_, link_base):
-        domain = self._json_arg('d', [])
-        _check_domain(Model, domain, _roots(fields))
-        order = self._json_arg('o', None)
-        _check_order(Model, order, _roots(fields))
+        access = self._policy_access()
+        allowed = _roots(fields)
+        with _asking('d'):
+            domain = policy.domain(
+                Model, self._json_arg('d', []), access, allowed)
+        with _asking('o'):
+            order = policy.order(
+                Model, self._json_arg('o', None), access, allowed)
         offset, limit, ranged = self._range()
         names = self._fields(Model, fields)
         domain = [base_domain, domain] if base_domain else domain
+        domain = [domain, *policy.scope(Model)] if policy.scope(
+            Model) else domain
         try:
             rows = Model.search_read(domain, offset=offset, limit=limit,
                 order=order, fields_names=names)
@@ -455,15 +488,8 @@ def _is_model(name):
 
 
 def _model(name):
-    if not isinstance(name, str) or is_admin_model(name):
-        raise _refused(name)
-    try:
-        Model = Pool().get(name)
-    except KeyError:
-        raise Problem(404, f"No model {name!r}.")
-    if not issubclass(Model, ModelStorage):
-        raise Problem(404, f"No model {name!r}.")
-    return Model
+    with _asking():
+        return policy.model(name)
 
 
 def _check_id(Model, id):
@@ -471,13 +497,64 @@ def _check_id(Model, id):
         raise Problem(404, f"No {Model.__name__} {id!r}.")
 
 
+def _data_arguments(Model, action, arguments, access):
+    "The arguments of a data method, as the policy lets them through"
+    arguments = dict(arguments)
+    if 'domain' in arguments:
+        arguments['domain'] = policy.scoped_domain(
+            Model, arguments['domain'], access)
+    if arguments.get('order') is not None:
+        arguments['order'] = policy.order(Model, arguments['order'], access)
+    if arguments.get('fields_names') is not None:
+        arguments['fields_names'] = policy.fields_names(
+            Model, arguments['fields_names'], access)
+    for name in ['offset', 'limit']:
+        value = arguments.get(name)
+        if value is not None and (type(value) is not int or value < 0):
+            raise policy.Invalid(f"{name} is a positive number.")
+    if action == 'read':
+        if arguments.get('fields_names') is None:
+            raise policy.Invalid("read needs the list of field names.")
+        arguments['ids'] = policy.ids(Model, arguments['ids'])
+    elif action in {'delete', 'copy'}:
+        checked = policy.ids(Model, arguments['records'])
+        # copy reads the originals without checks: check them first.
+        Model.read(checked, ['id'])
+        arguments['records'] = Model.browse(checked)
+        if arguments.get('default') is not None:
+            arguments['default'] = policy.values(Model, arguments['default'])
+    elif action == 'create':
+        vlist = arguments['vlist']
+        if not isinstance(vlist, list):
+            raise policy.Invalid("create takes a list of values.")
+        arguments['vlist'] = [policy.values(Model, v) for v in vlist]
+    elif action == 'write':
+        pairs = [arguments['records'], arguments['values'],
+            *arguments.get('args', ())]
+        if len(pairs) % 2:
+            raise policy.Invalid("write takes records and values, in pairs.")
+        arguments = {'args': [
+                Model.browse(policy.ids(Model, a)) if i % 2 == 0
+                else policy.values(Model, a)
+                for i, a in enumerate(pairs)]}
+    return arguments
+
+
 def _record(Model, id):
     "The record if the user may read it (access and rules), else 404"
     _check_id(Model, id)
+    with _asking():
+        policy.check_scope(Model, [id])
     records = Model.search([('id', '=', id)], limit=1)
     if not records:
         raise Problem(404, f"No {Model.__name__} {id}.")
     return records[0]
+
+
+@contextmanager
+def _writing(what):
+    with _asking(), policy.writing(what):
+        yield
 
 
 def _roots(fields):
@@ -496,150 +573,26 @@ def _flatten_fields(fields):
                 yield f'{parent}.{name}'
 
 
-def _reaches_admin(Model, path):
-    "The administration model a dotted path goes through, if any"
-    model = Model
-    for name in path.split('.')[:-1]:
-        field = model._fields.get(name)
-        if field is None or not hasattr(field, 'get_target'):
-            return None
-        model = field.get_target()
-        if is_admin_model(model.__name__):
-            return model.__name__
-    return None
+def _is_field(Model, name):
+    try:
+        return bool(policy.field(Model, name))
+    except policy.Invalid:
+        return False
 
 
-def _check_path(Model, path, parameter, allowed=None):
-    "A dotted field path that exists and stays out of admin models"
-    if not isinstance(path, str) or not path:
-        raise _bad(parameter, "Field names must be text.")
-    names = path.split('.')
-    if allowed is not None and names[0] not in allowed:
-        raise _bad(parameter, f"Field {names[0]!r} is not available.")
-    model = Model
-    for i, name in enumerate(names):
-        last = i == len(names) - 1
-        if last and name in _PSEUDO_FIELDS:
-            return
-        field = model._fields.get(name)
-        if field is None:
-            raise _bad(parameter,
-                f"{model.__name__} has no field {name!r}.")
-        if not last:
-            if not hasattr(field, 'get_target'):
-                raise _bad(parameter, f"{name!r} is not a relation.")
-            model = field.get_target()
-            if is_admin_model(model.__name__):
-                raise _refused(model.__name__)
-
-
-class _Access:
-    """What the user may read, from one look-up per model.
-
-    ``ir.model.access.check`` per field and step costs more than the read
-    itself on a small record; the answers are the same.
-    """
-
-    def __init__(self):
-        pool = Pool()
-        self._checking = Transaction().check_access
-        self._models = pool.get('ir.model.access')
-        self._fields = pool.get('ir.model.field.access')
-        self._model_access = {}
-        self._field_access = {}
-
-    def model(self, name):
-        if not self._checking:
-            return True
-        if name not in self._model_access:
-            access = self._models.get_access([name])[name]['read']
-            # None means no rule at all: allowed, as ``check`` has it.
-            self._model_access[name] = access or access is None
-        return self._model_access[name]
-
-    def field(self, model, name):
-        if not self._checking:
-            return True
-        if model not in self._field_access:
-            self._field_access[model] = self._fields.get_access(
-                [model])[model]
-        return self._field_access[model].get(name, {}).get('read', True)
-
-    def path(self, Model, path):
-        "As the built-in: the model and field of each step are readable"
-        model = Model
-        names = path.split('.')
-        while names:
-            name = names.pop(0)
-            if (not self.model(model.__name__)
-                    or not self.field(model.__name__, name)):
-                return False
-            if names:
-                model = getattr(model, name).get_target()
-        return True
+def _default_readable(Model, path, access):
+    "A default field the policy lets through (others are left out)"
+    try:
+        return policy.path(Model, path, access)
+    except (policy.Refused, policy.Invalid):
+        return False
 
 
 def _relations(Model, fields):
     "The sub-collections the user may follow"
-    access = _Access()
     allowed = _roots(fields)
-    names = []
-    for name, field in Model._fields.items():
-        if (field._type in _X2MANY
-                and (allowed is None or name in allowed)
-                and not is_admin_model(field.get_target().__name__)
-                and access.path(Model, name)
-                and access.model(field.get_target().__name__)):
-            names.append(name)
-    return sorted(names)
-
-
-def _check_domain(Model, domain, allowed):
-    if not isinstance(domain, list):
-        raise _bad('d', "The domain must be a list.")
-    items = domain
-    if items and items[0] in ('AND', 'OR'):
-        items = items[1:]
-    if _is_leaf(domain):
-        items = [domain]
-    for item in items:
-        if _is_leaf(item):
-            _check_path(Model, item[0], 'd', allowed)
-            field = Model._fields.get(item[0].split('.')[0])
-            target = None
-            if field is None:
-                continue
-            if field._type == 'reference' and len(item) > 3:
-                target = item[3]
-            elif hasattr(field, 'get_target'):
-                target = field.get_target().__name__
-            if target is not None and is_admin_model(target):
-                raise _refused(target)
-            if item[1] in {'where', 'not where'} and target:
-                _check_domain(Pool().get(target), item[2], None)
-        elif isinstance(item, list):
-            _check_domain(Model, item, allowed)
-        else:
-            raise _bad('d', f"Invalid domain clause {item!r}.")
-
-
-def _is_leaf(item):
-    return (isinstance(item, (list, tuple)) and len(item) > 2
-        and isinstance(item[0], str) and isinstance(item[1], str)
-        and item[1] in OPERATORS)
-
-
-def _check_order(Model, order, allowed):
-    if order is None:
-        return
-    if not isinstance(order, list):
-        raise _bad('o', "The order must be a list of [field, direction].")
-    for item in order:
-        if (not isinstance(item, list) or len(item) != 2
-                or not isinstance(item[1], str)
-                or not _ORDER_DIRECTION.match(item[1])):
-            raise _bad('o', "The order must be a list of [field, direction].")
-        _check_path(Model, item[0], 'o', allowed)
+    return [name for name in policy.followable(Model)
+        if allowed is None or name in allowed]
 
 
 def _remove_dots(result):
@@ -656,7 +609,7 @@ def _remove_dots(result):
 def _plain(value):
     "An RPC result JSON can carry: records become their ids"
     if isinstance(value, _TrytonModel):
-        if is_admin_model(value.__name__):
+        if policy.is_admin_model(value.__name__):
             return value.id
         return {'__name__': value.__name__, 'id': value.id}
     if isinstance(value, dict):
@@ -687,10 +640,6 @@ def _pointer(key):
 def _bad(parameter, detail):
     return Problem(400, detail,
         errors=[{'parameter': parameter, 'detail': detail}])
-
-
-def _refused(name):
-    return Problem(403, f"{name!r} is not available through the REST API.")
 
 
 def _not_acceptable():

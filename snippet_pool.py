@@ -7,24 +7,20 @@ Snippets get proxies, never Tryton classes, records, exceptions or the
 transaction: a record's class methods, ``pool`` or transaction, or a
 database error's connection, would be a way around access rights.
 
-* ``pool.get(name)`` refuses administration models (users, keys,
-  sessions, access rights and rules, actions, configuration, modules,
-  endpoints) and models without storage.
+What a call may reach (models, field paths, domains, orders, relations,
+Function fields, values, buttons) is decided by :mod:`policy`, asked
+before the ORM runs; this module only turns its answers into proxies:
+
 * Every call runs as the user the run started with, with access checks on
   (model and field access, record rules, button rules).
 * Records are :class:`RecordView`: a model name and an id; each field value
   is read with ``Model.read`` under access checks (never through a Tryton
   instance, whose attribute reads skip them). Relations to allowed models
   give views, relations to administration models give ids.
-* Domains, orders and field names may not walk into an administration
-  model: on a relation to one, only ids may be compared (``=``, ``!=``,
-  ``in``, ``not in``); dotted paths, ``where`` and ``child_of`` through it
-  are refused.
 * Only a vetted set of methods is offered (search, search_read,
   search_count, read, browse, create, write, delete, copy, fields_get,
   default_get) plus the model's buttons, whose rules Tryton checks.
-* Values written are plain data; relations to administration models may
-  only be set by id, never created or changed through the relation.
+* A writing call runs in a savepoint (:func:`policy.writing`).
 * Exceptions from below are re-raised as fresh plain exceptions: a
   database error holds the connection. Failures the server must handle
   itself (database errors, restarts) are kept for
@@ -37,75 +33,22 @@ from collections.abc import Mapping
 
 from trytond import backend
 from trytond.exceptions import UserError, UserWarning
-from trytond.model import ModelStorage
 from trytond.model.exceptions import AccessError
 from trytond.model.modelview import AccessButtonError
 from trytond.pool import Pool
-from trytond.transaction import Transaction, check_access, without_check_access
+from trytond.transaction import Transaction, check_access
 
 from trytond_endpoint.sandbox import BudgetExceeded
 from trytond_endpoint.sandbox_guards import PROXY_TYPES
 
-# Models that administer the server itself: nobody reaches them from an
-# endpoint, whatever their rights (users, keys, sessions, access, actions,
-# configuration, modules, endpoints).
-_ADMIN_PREFIXES = ('ir.', 'res.', 'endpoint.', 'web.user')
-_ALLOWED = frozenset({
-        'ir.attachment', 'ir.note', 'ir.lang', 'ir.calendar.month',
-        'ir.calendar.day', 'ir.sequence'})
-# Records one call may name, search or create.
-MAX_RECORDS = 100_000
+from . import policy
+from .policy import MAX_RECORDS, is_admin_model
+
 # Records whose field is read at once when a view's field is first read.
 _PREFETCH = 1000
-
-_SCALARS = (
-    str, int, float, bool, type(None), decimal.Decimal, dt.date, dt.datetime,
-    dt.time, dt.timedelta, bytes)
-_ID_OPERATORS = frozenset({'=', '!=', 'in', 'not in'})
-_RELATIONS = frozenset({'many2one', 'one2one', 'one2many', 'many2many'})
-_SINGLE = frozenset({'many2one', 'one2one'})
 _MULTI = frozenset({'one2many', 'many2many'})
 
-
-# Attachments and notes hang on any record: those of administration
-# records stay out of reach, like the records themselves.
-_RESOURCE_MODELS = frozenset({'ir.attachment', 'ir.note'})
-
-
-def is_admin_model(name):
-    return name not in _ALLOWED and name.startswith(_ADMIN_PREFIXES)
-
-
-def _scope(Model_):
-    "Extra domain limiting what a snippet may reach of Model_"
-    if Model_.__name__ not in _RESOURCE_MODELS:
-        return []
-    return [('resource', 'not like', f'{prefix}%')
-        for prefix in _ADMIN_PREFIXES]
-
-
-def _scoped_domain(Model_, domain):
-    checked = _domain(Model_, domain)
-    scope = _scope(Model_)
-    return [checked, *scope] if scope else checked
-
-
-def _check_scope(state, Model_, ids):
-    "Refuse ids that lie outside the model's scope"
-    scope = _scope(Model_)
-    if scope and ids:
-        unique = list(set(ids))
-        # Only counted here; reading them is then checked as usual.
-        with without_check_access():
-            inside = _call(state, Model_.search_count,
-                [('id', 'in', unique), *scope])
-        if inside != len(unique):
-            raise _refused(Model_.__name__)
-    return ids
-
-
-class ModelRefused(AccessError):
-    pass
+ModelRefused = policy.Refused
 
 
 class DatabaseFailure(Exception):
@@ -114,17 +57,22 @@ class DatabaseFailure(Exception):
 
 class _State:
     "What the proxies of one run share"
-    __slots__ = ('failure', 'generation', 'user')
+    __slots__ = ('_access', 'checked', 'failure', 'generation', 'user')
 
     def __init__(self, user):
         self.user = user
         self.failure = None
         # Increased by every change: cached field values are then stale.
         self.generation = 0
+        self._access = None
+        # (model, names) of field names already checked in this run
+        self.checked = {}
 
-
-def _refused(name):
-    return ModelRefused(f"Model {name!r} is not available.")
+    @property
+    def access(self):
+        if self._access is None:
+            self._access = policy.Access()
+        return self._access
 
 
 def _failure(exception):
@@ -142,7 +90,7 @@ def _failure(exception):
 
 def _sanitized(state, exception):
     "A fresh exception, holding only text, for the snippet"
-    if isinstance(exception, (ModelRefused, BudgetExceeded)):
+    if isinstance(exception, BudgetExceeded):
         return exception
     if isinstance(exception, (AccessError, AccessButtonError)):
         return ModelRefused(
@@ -153,6 +101,8 @@ def _sanitized(state, exception):
     if isinstance(exception, UserError):
         return UserError(
             str(exception.message), str(exception.description or ''))
+    if isinstance(exception, policy.Invalid):
+        return ValueError(str(exception)[:1000])
     if type(exception) in {TypeError, ValueError, KeyError, IndexError}:
         return type(exception)(str(exception)[:1000])
     if isinstance(exception, RecursionError):
@@ -167,8 +117,9 @@ def _sanitized(state, exception):
         'The database operation failed; the request is abandoned.')
 
 
-def _call(state, function, *args, **kwargs):
-    "Run an ORM call as the run's user with access checks"
+def _call(state, function, *args, writing=None, **kwargs):
+    """Run an ORM call as the run's user with access checks; a writing
+    one (``writing`` names it) through :func:`policy.writing`"""
     transaction = Transaction()
     if not state.user or transaction.user != state.user:
         raise ModelRefused("The models are not available to this user.")
@@ -176,6 +127,10 @@ def _call(state, function, *args, **kwargs):
         raise DatabaseFailure(
             'The database operation failed; the request is abandoned.')
     try:
+        if writing is not None:
+            state.generation += 1
+            with policy.writing(writing), check_access():
+                return function(*args, **kwargs)
         if transaction.context.get('_check_access'):
             # Already on for the whole run (the endpoint's serve)
             return function(*args, **kwargs)
@@ -188,23 +143,11 @@ def _call(state, function, *args, **kwargs):
 
 
 def _model(name):
-    "The class of an allowed model"
-    if not isinstance(name, str) or is_admin_model(name):
-        raise _refused(name)
+    "The class of an allowed model; any other 403"
     try:
-        Model_ = Pool().get(name)
-    except KeyError:
-        raise _refused(name) from None
-    if not issubclass(Model_, ModelStorage):
-        raise _refused(name)
-    return Model_
-
-
-def _target(field):
-    "The target model name of a relational field, else None"
-    if field._type not in _RELATIONS:
-        return None
-    return field.get_target().__name__
+        return policy.model(name)
+    except policy.Unknown:
+        raise ModelRefused(f"The model {name!r} is not available.") from None
 
 
 # Plain data
@@ -231,312 +174,23 @@ def plain(value):
     raise TypeError(f"A value of type {kind.__name__} can not be returned.")
 
 
-def _ids(Model_, items, state=None):
-    "Ids of RecordViews of Model_ or ints"
-    if isinstance(items, (RecordView, int)):
-        items = [items]
-    if not isinstance(items, (list, tuple)):
-        raise TypeError("Expected a list of records or ids.")
-    if len(items) > MAX_RECORDS:
-        raise ValueError(f"At most {MAX_RECORDS} records at once.")
-    ids = []
-    for item in items:
-        if isinstance(item, RecordView):
-            if item._view_model() != Model_.__name__:
-                raise TypeError("Records of another model.")
-            ids.append(item.id)
-        elif type(item) is int and 0 < item < 2 ** 63:
-            ids.append(item)
-        else:
-            raise TypeError("Expected records or ids.")
-    return ids
-
-
-def _id_value(value, nested=True):
-    "A value compared with a relation to an administration model: ids"
-    if isinstance(value, RecordView):
-        return value.id
-    if value is None or (type(value) is int):
-        return value
-    if nested and isinstance(value, (list, tuple)):
-        return [_id_value(v, nested=False) for v in value]
-    raise ModelRefused(
-        "Relations to administration models may only be compared by id.")
-
-
-def _relation_id(field, value):
-    "The value of a many2one or one2one: a view, an id or None"
-    if isinstance(value, RecordView):
-        if value._view_model() != _target(field):
-            raise TypeError(f"{field.name} takes a {_target(field)} record.")
-        return value.id
-    if value is None or (type(value) is int and 0 < value < 2 ** 63):
-        return value
-    raise TypeError(f"{field.name} takes a record or an id.")
-
-
-def _data(value):
-    "A value passed to the ORM: plain data, views turned into ids"
-    if isinstance(value, RecordView):
-        return value.id
-    if isinstance(value, _SCALARS):
-        if isinstance(value, str):
-            return str(value)
-        if isinstance(value, bytes):
-            return bytes(value)
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_data(v) for v in value]
-    if isinstance(value, Mapping):
-        return {_key(k): _data(v) for k, v in value.items()}
-    raise TypeError(
-        f"A value of type {type(value).__name__} can not be passed.")
-
-
-def _key(key):
-    if not isinstance(key, str):
-        raise TypeError("Keys must be text.")
-    return str(key)
-
-
-# Domains, orders and field names
-
-def _domain(Model_, domain):
-    "A checked copy of domain: no walk into an administration model"
-    if not isinstance(domain, (list, tuple)):
-        raise TypeError("A domain is a list.")
-    if _is_leaf(domain):
-        return _leaf(Model_, domain)
-    result = []
-    for i, item in enumerate(domain):
-        if i == 0 and isinstance(item, str) and item in {'AND', 'OR'}:
-            result.append(item)
-        else:
-            result.append(_domain(Model_, item))
-    return result
-
-
-def _is_leaf(domain):
-    return (len(domain) >= 3 and isinstance(domain[0], str)
-        and isinstance(domain[1], str))
-
-
-def _leaf(Model_, leaf):
-    name, operator = str(leaf[0]), str(leaf[1])
-    if len(leaf) > 4:
-        raise ValueError(f"Invalid domain clause {name!r}.")
-    local, _, relate = name.partition('.')
-    field = _field(Model_, local)
-    value = leaf[2]
-    extra = list(leaf[3:])
-    if field._type == 'reference':
-        if extra:
-            target = _model(_key(extra[0]))
-            if relate:
-                _leaf(target, (relate, operator, value))
-            elif operator in {'where', 'not where'}:
-                _domain(target, value)
-        elif relate or operator in {'where', 'not where'}:
-            raise ValueError(
-                f"Clause {name!r} needs the target model of the reference.")
-        if isinstance(value, str) and is_admin_model(
-                value.partition(',')[0]) and operator not in _ID_OPERATORS:
-            raise _refused(value.partition(',')[0])
-        return [name, operator, _data(value), *extra]
-    target = _target(field)
-    if target is None:
-        return [name, operator, _data(value), *extra]
-    if is_admin_model(target):
-        if relate or operator not in _ID_OPERATORS or extra:
-            raise ModelRefused(
-                f"Clause {name!r} walks into the administration model "
-                f"{target!r}: only its ids may be compared.")
-        return [name, operator, _id_value(value)]
-    Target = _model(target)
-    if relate:
-        _leaf(Target, (relate, operator, value, *extra))
-    elif operator in {'where', 'not where'}:
-        value = _domain(Target, value)
-    elif operator.endswith(('child_of', 'parent_of')) and extra:
-        _field(Target, _key(extra[0]))
-    return [name, operator, _data(value), *extra]
-
-
-def _field(Model_, name):
-    field = Model_._fields.get(name) if isinstance(name, str) else None
-    if field is None or name.startswith('_'):
-        raise ValueError(f"{Model_.__name__} has no field {name!r}.")
-    return field
-
-
-def _order(Model_, order):
-    if order is None:
-        return None
-    if not isinstance(order, (list, tuple)):
-        raise TypeError("An order is a list of (field, direction).")
-    result = []
-    for item in order:
-        if (not isinstance(item, (list, tuple)) or len(item) != 2
-                or not all(isinstance(i, str) for i in item)):
-            raise TypeError("An order is a list of (field, direction).")
-        _path(Model_, item[0], walk_last=True)
-        result.append((str(item[0]), str(item[1])))
-    return result
-
-
-def _path(Model_, path, walk_last=False):
-    "Check a dotted field path: no step into an administration model"
-    names = path.split('.')
-    for i, name in enumerate(names):
-        last = i == len(names) - 1
-        field = _field(Model_, name)
-        if last and not walk_last:
-            return
-        if field._type == 'reference' and not last:
-            raise ModelRefused(
-                f"{path!r}: paths through references are not available.")
-        target = _target(field)
-        if target is None:
-            if not last:
-                raise ValueError(f"{path!r}: {name!r} is not a relation.")
-            return
-        if is_admin_model(target):
-            raise ModelRefused(
-                f"{path!r} walks into the administration model {target!r}.")
-        Model_ = _model(target)
-
-
-def _fields_names(Model_, fields_names):
+def _fields_names(state, Model_, fields_names):
+    "Checked field names to read: each readable, none refused"
     if fields_names is None:
         return None
     if type(fields_names) not in {list, tuple}:
-        return _check_fields_names(Model_, fields_names)
+        return policy.fields_names(Model_, fields_names, state.access)
     try:
-        key = (Model_, tuple(fields_names))
-        checked = _CHECKED_FIELDS.get(key)
+        key = (Model_.__name__, tuple(fields_names))
+        checked = state.checked.get(key)
     except TypeError:  # unhashable items: refused below
-        return _check_fields_names(Model_, fields_names)
-    if checked is not None:
-        return list(checked)
-    result = _check_fields_names(Model_, fields_names)
-    if len(_CHECKED_FIELDS) >= 2048:
-        _CHECKED_FIELDS.clear()
-    _CHECKED_FIELDS[key] = tuple(result)
-    return result
-
-
-# (model class, names) already checked: a class and its fields never change.
-_CHECKED_FIELDS = {}
-
-
-def _check_fields_names(Model_, fields_names):
-    if isinstance(fields_names, str) or not isinstance(
-            fields_names, (list, tuple)):
-        raise TypeError("fields_names is a list of field names.")
-    result = []
-    for name in fields_names:
-        if not isinstance(name, str):
-            raise TypeError("fields_names is a list of field names.")
-        _path(Model_, name)
-        result.append(str(name))
-    return result
-
-
-# Values written
-
-def _values(Model_, values):
-    "Checked values to create or write records of Model_"
-    if not isinstance(values, Mapping):
-        raise TypeError("Values are a dict of field name to value.")
-    result = {}
-    for name, value in values.items():
-        if not isinstance(name, str) or name == 'id':
-            raise ValueError(f"{name!r} can not be written.")
-        field = _field(Model_, name)
-        result[str(name)] = _value(field, value)
-    return result
-
-
-def _value(field, value):
-    kind = field._type
-    if kind in _SINGLE:
-        return _relation_id(field, value)
-    if kind == 'reference':
-        return _reference(value)
-    if kind in _MULTI:
-        return _actions(field, value)
-    if kind == 'dict':
-        if value is None:
-            return None
-        if not isinstance(value, Mapping):
-            raise TypeError(f"{field.name} takes a dict.")
-        return _data(value)
-    if isinstance(value, (list, tuple)):
-        if kind != 'multiselection':
-            raise TypeError(f"{field.name} does not take a list.")
-    elif isinstance(value, Mapping):
-        raise TypeError(f"{field.name} does not take a dict.")
-    return _data(value)
-
-
-def _reference(value):
-    if value is None:
-        return None
-    if isinstance(value, RecordView):
-        model, id_ = value._view_model(), value.id
-    elif isinstance(value, str):
-        model, _, id_ = value.partition(',')
-    elif isinstance(value, (list, tuple)) and len(value) == 2:
-        model, id_ = value
-    else:
-        raise TypeError("A reference is 'model,id', (model, id) or a record.")
-    model = _key(model)
-    _model(model)
-    if isinstance(id_, RecordView):
-        id_ = id_.id
-    if isinstance(id_, str):
-        try:
-            id_ = int(id_) if id_ else -1
-        except ValueError:
-            raise TypeError("A reference id is a number.") from None
-    if type(id_) is not int:
-        raise TypeError("A reference id is a number.")
-    return f'{model},{id_}'
-
-
-def _actions(field, actions):
-    target = _target(field)
-    if is_admin_model(target):
-        raise ModelRefused(
-            f"{field.name} links to the administration model {target!r}: "
-            "it is read-only.")
-    Target = _model(target)
-    if not isinstance(actions, (list, tuple)):
-        raise TypeError(f"{field.name} takes a list of actions.")
-    result = []
-    for action in actions:
-        if (not isinstance(action, (list, tuple)) or not action
-                or not isinstance(action[0], str)):
-            raise TypeError(
-                f"{field.name} takes actions like ('add', [ids]).")
-        verb, args = action[0], list(action[1:])
-        if verb == 'create' and len(args) == 1:
-            if not isinstance(args[0], (list, tuple)):
-                raise TypeError("('create', [values…])")
-            args = [[_values(Target, v) for v in args[0]]]
-        elif verb == 'write' and len(args) >= 2 and len(args) % 2 == 0:
-            args = [
-                _ids(Target, a) if i % 2 == 0 else _values(Target, a)
-                for i, a in enumerate(args)]
-        elif verb in {'add', 'remove', 'delete'} and len(args) == 1:
-            args = [_ids(Target, args[0])]
-        elif verb == 'copy' and len(args) in {1, 2}:
-            args = [_ids(Target, args[0])] + [
-                _values(Target, a) for a in args[1:]]
-        else:
-            raise ValueError(f"Unknown action {verb!r} on {field.name}.")
-        result.append((str(verb), *args))
-    return result
+        return policy.fields_names(Model_, fields_names, state.access)
+    if checked is None:
+        if len(state.checked) >= 256:
+            state.checked.clear()
+        checked = state.checked[key] = tuple(
+            policy.fields_names(Model_, fields_names, state.access))
+    return list(checked)
 
 
 def _limit(limit):
@@ -585,16 +239,29 @@ class _Batch:
         record = self.values.setdefault(id_, {})
         if name in record:
             return record[name]
+        _call(state, self._load, id_, name)
+        if name not in record:
+            raise ValueError(f"{self.model},{id_} can not be read.")
+        return record[name]
+
+    def _load(self, id_, name):
+        state = self.state
         Model_ = _model(self.model)
-        field = _field(Model_, name)
+        policy.check_readable(Model_, name, state.access)
+        field = Model_._fields[name]
         ids = [i for i in self.ids if name not in self.values.get(i, ())]
         if id_ in ids:
             index = ids.index(id_)
             ids = ids[index:index + _PREFETCH]
         else:
             ids = [id_]
-        rows = _call(state, Model_.read, ids, [name])
-        target = _target(field)
+        if policy.scope(Model_):
+            ids = policy.in_scope(Model_, ids)
+            if id_ not in ids:
+                raise ModelRefused(
+                    f"The {self.model} record {id_} is not available.")
+        rows = Model_.read(ids, [name])
+        target = policy.target(field)
         if target and not is_admin_model(target):
             related = [r[name] for r in rows if r[name] is not None]
             if field._type in _MULTI:
@@ -613,26 +280,15 @@ class _Batch:
             elif value is not None:
                 value = RecordView(batch, value)
             self.values.setdefault(row['id'], {})[name] = value
-        if name not in record:
-            raise ValueError(f"{self.model},{id_} can not be read.")
-        return record[name]
 
 
 def _reference_view(state, value):
-    if not isinstance(value, str):
+    "A view of the record a Reference names, or its text when out of reach"
+    followed = policy.reference_target(value)
+    if followed is None:
         return plain(value)
-    model, _, id_ = value.partition(',')
-    try:
-        id_ = int(id_)
-    except ValueError:
-        return value
-    if id_ <= 0 or is_admin_model(model):
-        return value
-    try:
-        _model(model)
-    except ModelRefused:
-        return value
-    return RecordView(_Batch(state, model, [id_]), id_)
+    Target, id_ = followed
+    return RecordView(_Batch(state, Target.__name__, [id_]), id_)
 
 
 class RecordView:
@@ -672,6 +328,9 @@ class RecordView:
         return f'{self._view_model()},{self.id}'
 
 
+policy.RECORD_TYPES.append(RecordView)
+
+
 class ModelProxy:
     "A model under the run's user and access checks"
     __slots__ = ('__model', '__state')
@@ -699,43 +358,52 @@ class ModelProxy:
     def __views(self, ids):
         return _Batch(self.__state, self.__model.__name__, ids).views(ids)
 
-    def __changed(self):
-        self.__state.generation += 1
+    def __domain(self, domain):
+        return policy.scoped_domain(self.__model, domain, self.__state.access)
+
+    def __order(self, order):
+        return policy.order(self.__model, order, self.__state.access)
 
     def search(self, domain, offset=0, limit=None, order=None):
         Model_ = self.__model
-        records = _call(self.__state, Model_.search,
-            _scoped_domain(Model_, domain), offset=_offset(offset),
-            limit=_limit(limit), order=_order(Model_, order))
+        records = _call(self.__state, lambda: Model_.search(
+                self.__domain(domain), offset=_offset(offset),
+                limit=_limit(limit), order=self.__order(order)))
         return self.__views([r.id for r in _check_count(records)])
 
     def search_count(self, domain):
         Model_ = self.__model
-        return _call(self.__state, Model_.search_count,
-            _scoped_domain(Model_, domain))
+        return _call(self.__state,
+            lambda: Model_.search_count(self.__domain(domain)))
 
     def search_read(self, domain, offset=0, limit=None, order=None,
             fields_names=None):
         Model_ = self.__model
-        return plain(_check_count(_call(self.__state, Model_.search_read,
-                    _scoped_domain(Model_, domain), offset=_offset(offset),
-                    limit=_limit(limit), order=_order(Model_, order),
-                    fields_names=_fields_names(Model_, fields_names))))
+        state = self.__state
+        return plain(_check_count(_call(state, lambda: Model_.search_read(
+                        self.__domain(domain), offset=_offset(offset),
+                        limit=_limit(limit), order=self.__order(order),
+                        fields_names=_fields_names(
+                            state, Model_, fields_names)))))
 
     def read(self, ids, fields_names):
         Model_ = self.__model
+        state = self.__state
         if fields_names is None:
             raise TypeError("read() needs the list of field names.")
-        ids = _check_scope(self.__state, Model_, _ids(Model_, ids))
-        return plain(_call(self.__state, Model_.read, ids,
-                _fields_names(Model_, fields_names)))
+        return plain(_call(state, lambda: Model_.read(
+                    policy.ids(Model_, ids),
+                    _fields_names(state, Model_, fields_names))))
 
     def browse(self, ids):
         Model_ = self.__model
-        ids = _check_scope(self.__state, Model_, _ids(Model_, ids))
-        # Fails for a record the user may not read.
-        _call(self.__state, Model_.read, ids, ['id'])
-        return self.__views(ids)
+
+        def checked():
+            checked_ids = policy.ids(Model_, ids)
+            # Fails for a record the user may not read.
+            Model_.read(checked_ids, ['id'])
+            return checked_ids
+        return self.__views(_call(self.__state, checked))
 
     def create(self, vlist):
         Model_ = self.__model
@@ -743,70 +411,83 @@ class ModelProxy:
             raise TypeError("create() takes a list of dicts of values.")
         if len(vlist) > MAX_RECORDS:
             raise ValueError(f"At most {MAX_RECORDS} records at once.")
-        vlist = [_values(Model_, v) for v in vlist]
-        self.__changed()
-        records = _call(self.__state, Model_.create, vlist)
+        records = _call(self.__state, lambda: Model_.create(
+                [policy.values(Model_, v) for v in vlist]),
+            writing=f"create of {Model_.__name__}")
         return self.__views([r.id for r in records])
 
     def write(self, records, values):
         Model_ = self.__model
-        ids = _check_scope(self.__state, Model_, _ids(Model_, records))
-        values = _values(Model_, values)
-        self.__changed()
-        _call(self.__state, lambda: Model_.write(Model_.browse(ids), values))
+
+        def write():
+            checked = policy.ids(Model_, records)
+            Model_.write(Model_.browse(checked),
+                policy.values(Model_, values))
+        _call(self.__state, write, writing=f"write of {Model_.__name__}")
 
     def delete(self, records):
         Model_ = self.__model
-        ids = _check_scope(self.__state, Model_, _ids(Model_, records))
-        self.__changed()
-        _call(self.__state, lambda: Model_.delete(Model_.browse(ids)))
+        _call(self.__state,
+            lambda: Model_.delete(Model_.browse(policy.ids(Model_, records))),
+            writing=f"delete of {Model_.__name__}")
 
     def copy(self, records, default=None):
         Model_ = self.__model
-        ids = _check_scope(self.__state, Model_, _ids(Model_, records))
-        default = _values(Model_, default) if default is not None else None
-        # copy reads the originals without checks: check them first.
-        _call(self.__state, Model_.read, ids, ['id'])
-        self.__changed()
-        copies = _call(self.__state,
-            lambda: Model_.copy(Model_.browse(ids), default=default))
+
+        def copy():
+            checked = policy.ids(Model_, records)
+            values = (policy.values(Model_, default)
+                if default is not None else None)
+            # copy reads the originals without checks: check them first.
+            Model_.read(checked, ['id'])
+            return Model_.copy(Model_.browse(checked), default=values)
+        copies = _call(self.__state, copy,
+            writing=f"copy of {Model_.__name__}")
         return self.__views([r.id for r in copies])
 
     def fields_get(self, fields_names=None):
         Model_ = self.__model
-        if fields_names is not None:
-            fields_names = [_field(Model_, n) and str(n)
-                for n in _fields_names(Model_, fields_names)]
 
         def definitions():
+            names = None
+            if fields_names is not None:
+                names = [policy.field(Model_, n).name
+                    for n in _plain_names(fields_names)]
             Pool().get('ir.model.access').check(Model_.__name__, 'read')
-            return Model_.fields_get(fields_names, level=0)
+            return Model_.fields_get(names, level=0)
         return plain(_call(self.__state, definitions))
 
     def default_get(self, fields_names):
         Model_ = self.__model
-        fields_names = [_field(Model_, n) and str(n)
-            for n in _fields_names(Model_, fields_names)]
-        return plain(_call(self.__state, Model_.default_get,
-                fields_names, with_rec_name=False))
+        return plain(_call(self.__state, lambda: Model_.default_get(
+                    [policy.field(Model_, n).name
+                        for n in _plain_names(fields_names)],
+                    with_rec_name=False)))
 
     def __getattr__(self, name):
         "The model's buttons, pressed under its button rules"
         Model_ = self.__model
-        if (not isinstance(name, str) or name.startswith('_')
-                or name not in getattr(Model_, '_buttons', {})
-                or name not in Model_.__rpc__
-                or not callable(getattr(Model_, name, None))):
+        method = policy.button(Model_, name)
+        if method is None:
             raise AttributeError(
                 f"{Model_.__name__} has no method or button {name!r}.")
         state = self.__state
 
         def press(records):
-            ids = _check_scope(state, Model_, _ids(Model_, records))
-            state.generation += 1
             # What a button returns (an action to open) is for clients.
-            _call(state, lambda: getattr(Model_, name)(Model_.browse(ids)))
+            _call(state,
+                lambda: method(Model_.browse(policy.ids(Model_, records))),
+                writing=f"button {name} of {Model_.__name__}")
         return press
+
+
+def _plain_names(names):
+    if isinstance(names, str) or not isinstance(names, (list, tuple)):
+        raise TypeError("fields_names is a list of field names.")
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError("fields_names is a list of field names.")
+    return names
 
 
 class PoolProxy:

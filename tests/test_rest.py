@@ -414,6 +414,71 @@ class RestTestCase(EndpointRouteTestCase):
                 self.assertEqual(response.status_code, 200, response.data)
                 self.assertEqual(list(loads(response)), ['name'])
 
+    def test_data_methods_as_actions(self):
+        "RPC data methods run as actions, their arguments through the policy"
+        path = '/rest/model/party.party'
+        domain = [('code', 'like', 'P0%')]
+        for name, body, expected in [
+                ('search_count', {'domain': domain}, 9),
+                ('search_count', [domain], 9),
+                ('search', {'domain': domain, 'limit': 2,
+                        'order': [('code', 'ASC')]}, self.party_ids[:2]),
+                ('search_read', {'domain': [('code', '=', 'P01')],
+                        'fields_names': ['code']},
+                    [{'id': self.party_ids[0], 'code': 'P01'}]),
+                ('read', [[self.party_ids[1]], ['code']],
+                    [{'id': self.party_ids[1], 'code': 'P02'}]),
+                ]:
+            with self.subTest(name=name, body=body):
+                response = self.send('POST', f'{path}/{name}', body)
+                self.assertEqual(response.status_code, 200, response.data)
+                self.assertEqual(loads(response), expected)
+        response = self.send('POST', f'{path}/create',
+            [[{'name': 'By action', 'code': 'ACT1'}]])
+        self.assertEqual(response.status_code, 200, response.data)
+        created, = loads(response)
+        response = self.send('POST', f'{path}/write',
+            [[created], {'name': 'By action 2'}])
+        self.assertEqual(response.status_code, 204, response.data)
+        self.assertEqual(loads(self.send('POST', f'{path}/read',
+                    [[created], ['name']])), [{'id': created,
+                    'name': 'By action 2'}])
+        response = self.send('POST', f'{path}/delete', [[created]])
+        self.assertEqual(response.status_code, 204, response.data)
+        self.assertEqual(loads(self.send('POST', f'{path}/search_count',
+                    {'domain': [('code', '=', 'ACT1')]})), 0)
+        # what the routes refuse, the actions refuse
+        for name, body, status in [
+                ('search_count', {'domain': [
+                            ('addresses', 'where',
+                                [('create_uid.login', '=', 'admin')])]},
+                    403),
+                ('search', {'domain': [], 'order': [
+                            ('create_uid.password_hash', 'ASC')]}, 403),
+                ('read', [[self.party_ids[0]], ['identifiers.code']], 403),
+                ('search_read', {'domain': [('nope', '=', 1)]}, 400),
+                ('search_count', {'domain': [], 'bogus': 1}, 400),
+                ('write', [[self.party_ids[0]], {'create_uid': 1}], 403),
+                ]:
+            with self.subTest(name=name, body=body):
+                self.assertProblem(
+                    self.send('POST', f'{path}/{name}', body), status)
+        self.assertProblem(self.send('POST', '/rest/model/res.user/'
+                'search_count', {'domain': []}, key=self.admin_key), 403)
+
+    def test_naiad_search_count_action(self):
+        "naiad's client.action runs search_count as the built-in does"
+        import respx
+        from naiad import Client
+        from trytond.wsgi import app
+        base = 'http://localhost:8000'
+        with respx.mock(base_url=base, assert_all_called=False) as mock:
+            mock.route().mock(side_effect=respx.WSGIHandler(app))
+            client = Client(f'{base}/{self.db_name}/api', self.alice_key,
+                max_retries=0)
+            self.assertEqual(client.action('party.party', 'search_count',
+                    kwargs={'domain': [('code', 'like', 'P1%')]}), 10)
+
     def test_record_action(self):
         "A record action answers its result, or the record if none"
         party_id = self.party_ids[5]
@@ -440,11 +505,21 @@ class RestTestCase(EndpointRouteTestCase):
         self.assertProblem(self.send('POST', f'{path}/get_rec_name'), 403)
         self.assertProblem(self.send('POST', f'{path}/fields_get',
                 {'nope': 1}), 400)
-        # data methods have their own, checked, routes
-        for name in ['read', 'search_read', 'write', 'export_data']:
+        # data methods run through the data policy; those whose arguments
+        # it can not check are refused
+        for name, body in [
+                ('read', [[self.party_ids[0]], ['create_uid.login']]),
+                ('search_read', {'domain': [],
+                        'fields_names': ['create_uid.login']}),
+                ('search_count', {'domain': [
+                            ('create_uid.login', '=', 'admin')]}),
+                ('export_data', [[self.party_ids[0]], ['create_uid.login']]),
+                ('import_data', [['name'], [['Imported']]]),
+                ('autocomplete', ['x']),
+                ]:
             with self.subTest(name=name):
-                self.assertProblem(self.send('POST', f'{path}/{name}',
-                        [[self.party_ids[0]], ['create_uid.login']]), 403)
+                self.assertProblem(
+                    self.send('POST', f'{path}/{name}', body), 403)
 
     # Formats
 
