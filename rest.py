@@ -17,6 +17,7 @@ request (``d``, ``o``, ``s``, ``p``, ``f``, ``format``, ``Range``,
 access checks on, and returns a ``Response`` for ``result['response']``;
 HTTP errors are raised as problem+json. See ``doc/rest.rst``.
 """
+import functools
 import inspect
 import json
 import mimetypes
@@ -26,7 +27,7 @@ from urllib.parse import quote, urlencode
 
 from trytond.const import OPERATORS
 from trytond.model import Model as _TrytonModel
-from trytond.model import ModelStorage
+from trytond.model import ModelStorage, dualmethod
 from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.protocols.jsonrpc import JSONDecoder
@@ -163,7 +164,7 @@ class RestHelper:
             args, kwargs, _, _ = rpc.convert(Model, *args, **kwargs,
                 context={})
         try:
-            inspect.signature(method).bind(*args, **kwargs)
+            _signature(Model, action, method).bind(*args, **kwargs)
         except TypeError as exception:
             raise Problem(400, f"Bad arguments for {action}: {exception}.")
         except ValueError:
@@ -464,6 +465,14 @@ def _model(name):
     if not issubclass(Model, ModelStorage):
         raise Problem(404, f"No model {name!r}.")
     return Model
+
+
+def _signature(Model, action, method):
+    static = inspect.getattr_static(Model, action, None)
+    if isinstance(static, dualmethod):
+        # Its wrapper shows the function's signature, ``cls`` included.
+        return inspect.signature(functools.partial(static.func, Model))
+    return inspect.signature(method)
 
 
 def _check_id(Model, id):
