@@ -10,6 +10,7 @@ import uuid
 from base64 import urlsafe_b64decode
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
+from urllib.parse import quote
 
 from trytond import backend, config
 from trytond.exceptions import (
@@ -48,7 +49,11 @@ from trytond_endpoint.sandbox import (
 )
 from trytond_endpoint.sandbox import Response as SnippetResponse
 from trytond_endpoint.sandbox_guards import PROXY_TYPES
-from trytond_endpoint.sandbox_namespaces import Facts, FrozenMultiMapping
+from trytond_endpoint.sandbox_namespaces import (
+    Facts,
+    FrozenMultiMapping,
+    check_answer_headers,
+)
 from trytond_endpoint.sandbox_namespaces import UserError as SnippetError
 
 from .rest import RestHelper
@@ -360,7 +365,8 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
     if compiled.query_contract is not None:
         args = compiled.query_contract.coerce(request.args)
     elif environ.get('QUERY_STRING'):
-        args = _flat(request.args)
+        # Pairs: a repeated parameter stays repeated for getlist().
+        args = list(request.args.items(multi=True))
     else:
         # Werkzeug would parse the empty query string into a new MultiDict.
         args = None
@@ -404,7 +410,7 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
             # A snippet that caught a database failure must not get its
             # broken transaction committed.
             pool_proxy._raise_failure()
-        response = _response(result, method)
+        response = _response(result, method, _mount(request, pool))
         # Transaction.language, without building a Pool to find the
         # default
         language = (transaction.context.get('language')
@@ -499,11 +505,6 @@ def _bearer(request):
     if scheme.lower() == 'bearer':
         return key.strip()
     return None
-
-
-def _flat(multidict):
-    return {k: (v[0] if len(v) == 1 else v)
-        for k, v in multidict.lists()}
 
 
 def _context(request):
@@ -630,7 +631,16 @@ def _write_logs(pool, logs):
         logger.exception("Could not write endpoint logs")
 
 
-def _response(result, method):
+def _mount(request, pool):
+    "The database's mount path, as a client's cookie path sees it"
+    return (f"{request.script_root}/"
+        f"{quote(pool.database_name, safe=_PATH_SAFE)}/{PREFIX}")
+
+
+_PATH_SAFE = "!$&'()*+,;=:@"
+
+
+def _response(result, method, mount):
     if not isinstance(result, dict):
         raise TypeError("result must stay a dict")
     if len(result) == 1 and type(result.get('payload')) in (dict, list):
@@ -641,7 +651,7 @@ def _response(result, method):
     if response is not None:
         if not isinstance(response, SnippetResponse):
             raise TypeError("result['response'] must be a Response")
-        return _from_snippet_response(response)
+        return _from_snippet_response(response, mount)
     payload = result.get('payload')
     status = result.get('status_code', 200 if payload is not None or
         method in {'GET', 'HEAD'} else 204)
@@ -656,10 +666,13 @@ def _response(result, method):
         payload = jsonenc.dumps(payload)
         headers = {'Content-Type': 'application/json', **headers}
     return _from_snippet_response(SnippetResponse(
-            payload, status=status, headers=headers))
+            payload, status=status, headers=headers), mount)
 
 
-def _from_snippet_response(response):
+def _from_snippet_response(response, mount):
+    # Every answer of a snippet passes here, Response(...) and
+    # result['headers'] alike.
+    check_answer_headers(response.headers or {}, mount)
     body = response.body
     content_type = response.content_type
     if isinstance(body, (dict, list, tuple)):
