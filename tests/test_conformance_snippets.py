@@ -5,6 +5,10 @@
 carry on the wire."""
 import json
 
+from trytond.pool import Pool
+from trytond.tests.test_tryton import DB_NAME
+from trytond.transaction import Transaction
+
 from .tools import EndpointRouteTestCase, define
 
 PROBLEM = 'application/problem+json'
@@ -79,8 +83,14 @@ class AnswerHeadersTestCase(EndpointRouteTestCase):
         body = json.loads(response.data)
         log = '\n'.join(logs.output)
         self.assertIn(body['error_id'], log)
+        with Transaction().start(DB_NAME, 0):
+            Log = Pool().get('endpoint.log')
+            entry, = Log.search([('request_id', '=', body['error_id'])])
+            self.assertEqual(entry.level, 'error')
+            message = entry.message
         for name in names:
             self.assertIn(name, log)
+            self.assertIn(name, message)
             self.assertNotIn(name, body['detail'])
         return response
 
