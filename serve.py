@@ -410,7 +410,8 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
             # A snippet that caught a database failure must not get its
             # broken transaction committed.
             pool_proxy._raise_failure()
-        response = _response(result, method, _mount(request, pool))
+        response = _response(result, method,
+            lambda: _mount(request, pool))
         # Transaction.language, without building a Pool to find the
         # default
         language = (transaction.context.get('language')
@@ -670,9 +671,10 @@ def _response(result, method, mount):
 
 
 def _from_snippet_response(response, mount):
-    # Every answer of a snippet passes here, Response(...) and
-    # result['headers'] alike.
-    check_answer_headers(response.headers or {}, mount)
+    # Every answer of a snippet with headers passes here, Response(...)
+    # and result['headers'] alike; mount() gives the mount path.
+    if response.headers:
+        check_answer_headers(response.headers, mount())
     body = response.body
     content_type = response.content_type
     if isinstance(body, (dict, list, tuple)):
