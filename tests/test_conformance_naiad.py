@@ -16,13 +16,13 @@ import os
 import pkgutil
 import unittest
 from importlib import metadata
+from unittest import mock
 
 import httpx
 import naiad.tests
 import pytest
-import respx
 from naiad.tests.common import NaiadTestCase
-from trytond.tests.test_tryton import DB_NAME, app
+from trytond.tests.test_tryton import DB_NAME
 
 from .conformance import (
     UPSTREAM_MODELS,
@@ -100,11 +100,10 @@ class NaiadReadmeTestCase(MountMixin, NaiadTestCase):
         self.addCleanup(os.environ.pop, 'NAIAD_URL')
         runner = doctest.DocTestRunner(
             optionflags=doctest.REPORT_ONLY_FIRST_FAILURE)
-        with unittest.mock.patch('trytond.res.user._send_email'):
-            result = runner.run(test, out=self._doctest_out.append)
-        self.assertFalse(result.failed, ''.join(self._doctest_out))
-
-    _doctest_out = []
+        out = []
+        with mock.patch('trytond.res.user._send_email'):
+            result = runner.run(test, out=out.append)
+        self.assertFalse(result.failed, ''.join(out))
 
 
 class NaiadHarnessTestCase(NaiadTestCase):
@@ -140,5 +139,3 @@ class NaiadHarnessTestCase(NaiadTestCase):
         (_, _, size), _ = ours
         self.assertEqual(size, '*')
 
-
-del respx, app
