@@ -23,8 +23,12 @@ LOG = """\
 2026-12-04 20:00:04.005 UTC [101] STATEMENT:  DEALLOCATE endpoint_registry_version
 2026-12-04 20:00:05.006 UTC [104] FATAL:  terminating connection due to administrator command
 """  # noqa: E501
-ALLOWED = [(r'^canceling statement due to statement timeout$',
-        'tests/test_x.py::T::test_timeout', "a snippet over its budget")]
+ALLOWED = [
+    (r'^canceling statement due to statement timeout$', None,
+        'tests/test_x.py::T::test_timeout', "a snippet over its budget"),
+    (r'^duplicate key value', r'^INSERT INTO "y"',
+        'tests/test_x.py::T::test_y', "only on table y"),
+    ]
 
 
 class PgLogTestCase(unittest.TestCase):
@@ -43,6 +47,14 @@ class PgLogTestCase(unittest.TestCase):
         found = pglog.unexpected(io.StringIO(LOG), ALLOWED)
         self.assertEqual([e[0] for e in found], [2, 4, 9])
         self.assertEqual(len(pglog.unexpected(io.StringIO(LOG), [])), 4)
+
+    def test_statement_pattern(self):
+        "A pattern with a statement allows only errors of that statement"
+        found = pglog.unexpected(io.StringIO(LOG), ALLOWED)
+        self.assertIn(4, [e[0] for e in found])
+        allowed = [(r'^duplicate key value', r'^INSERT INTO "x"', 't', 'w')]
+        found = pglog.unexpected(io.StringIO(LOG), allowed)
+        self.assertNotIn(4, [e[0] for e in found])
 
     def test_report(self):
         "The report names each distinct line, with its first place"
@@ -71,8 +83,9 @@ class PgLogTestCase(unittest.TestCase):
 
     def test_allowed_entries_name_their_test(self):
         "Each allowed pattern compiles and names the test causing it"
-        for pattern, test, why in pglog.ALLOWED:
-            with self.subTest(pattern=pattern):
-                pglog.re.compile(pattern)
+        for message, statement, test, why in pglog.ALLOWED:
+            with self.subTest(pattern=message):
+                pglog.re.compile(message)
+                pglog.re.compile(statement or '')
                 self.assertRegex(test, r'^tests/test_\w+\.py::\w+::test_\w+$')
                 self.assertTrue(why)
