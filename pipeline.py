@@ -24,6 +24,7 @@ transaction loop in ``transaction.py``, credentials in ``auth.py``.
 import datetime as dt
 import logging
 import uuid
+from urllib.parse import quote
 
 from trytond import config
 from trytond.exceptions import UserError, UserWarning
@@ -48,7 +49,7 @@ from trytond_endpoint.sandbox_guards import PROXY_TYPES
 from trytond_endpoint.sandbox_namespaces import Facts
 from trytond_endpoint.sandbox_namespaces import UserError as SnippetError
 
-from . import auth
+from . import auth, policy
 from .rest import RestHelper
 from .snippet_pool import PoolProxy
 from .transaction import DEFAULT_TIMEOUT, limit_statements, transactional
@@ -187,18 +188,29 @@ def execute(request, pool, entry, path, path_params, user_id, logs,
             'log': _logger(logs, definition.id, request_id),
             'result': result,
             }
-        budget = definition.timeout or DEFAULT_TIMEOUT
+        budget = policy.time_budget(definition.timeout, DEFAULT_TIMEOUT)
         try:
-            with limit_statements(transaction, budget):
+            with limit_statements(transaction, budget), \
+                    policy.read_only(transaction):
                 run_snippet(compiled.code, names, timeout=budget,
                     memory=MEMORY_BUDGET)
         finally:
             # A snippet that caught a database failure must not get its
             # broken transaction committed.
             pool_proxy._raise_failure()
-        response = _response(result, method)
+        response = _response(result, method,
+            lambda: _mount(request, pool))
         response.headers['Content-Language'] = _language(transaction, pool)
     return response
+
+
+def _mount(request, pool):
+    "The database's mount path, as a client's cookie path sees it"
+    return (f"{request.script_root}/"
+        f"{quote(pool.database_name, safe=_PATH_SAFE)}/{PREFIX}")
+
+
+_PATH_SAFE = "!$&'()*+,;=:@"
 
 
 def _language(transaction, pool):

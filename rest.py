@@ -21,6 +21,7 @@ fields, domains, orders, relations, values, methods, reports) is decided by
 ``fields`` and ``domain`` alike; writing calls run in its savepoints. See
 ``doc/rest.rst`` and ``doc/policy.rst``.
 """
+import functools
 import inspect
 import json
 import mimetypes
@@ -29,6 +30,7 @@ from contextlib import contextmanager
 from urllib.parse import quote, urlencode
 
 from trytond.model import Model as _TrytonModel
+from trytond.model import dualmethod
 from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.protocols.jsonrpc import JSONDecoder
@@ -176,7 +178,7 @@ class RestHelper:
             args, kwargs, _, _ = rpc.convert(Model, *args, **kwargs,
                 context={})
         try:
-            inspect.signature(method).bind(*args, **kwargs)
+            _signature(Model, action, method).bind(*args, **kwargs)
         except TypeError as exception:
             raise Problem(400, f"Bad arguments for {action}: {exception}.")
         except ValueError:
@@ -490,6 +492,14 @@ def _is_model(name):
 def _model(name):
     with _asking():
         return policy.model(name)
+
+
+def _signature(Model, action, method):
+    static = inspect.getattr_static(Model, action, None)
+    if isinstance(static, dualmethod):
+        # Its wrapper shows the function's signature, ``cls`` included.
+        return inspect.signature(functools.partial(static.func, Model))
+    return inspect.signature(method)
 
 
 def _check_id(Model, id):

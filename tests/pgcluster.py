@@ -42,6 +42,7 @@ class Cluster:
         self.port = port or free_port()
         self.path = tempfile.mkdtemp(prefix='endpoint-pg-')
         self.data = os.path.join(self.path, 'data')
+        self.log = os.path.join(self.path, 'log')
         self.uri = f'postgresql://postgres@127.0.0.1:{self.port}/'
         self._user = None
         if os.getuid() == 0:
@@ -70,7 +71,7 @@ class Cluster:
             '-c synchronous_commit=off -c full_page_writes=off '
             '-c max_connections=200')
         self._run('pg_ctl', '-D', self.data, '-o', options, '-w',
-            '-l', os.path.join(self.path, 'log'), 'start')
+            '-l', self.log, 'start')
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

@@ -1,4 +1,5 @@
-"""The whole suite: ruff, then every test on SQLite, then on PostgreSQL.
+"""The whole suite: ruff, then every test on SQLite, then on PostgreSQL,
+then the PostgreSQL server log of that run (``pglog.py``).
 
 PostgreSQL runs in a throwaway cluster made for this run and removed
 after it, so nothing outside the repository is needed but the server
@@ -11,6 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'tests'))
 
+import pglog  # noqa: E402
 from pgcluster import Cluster  # noqa: E402
 
 
@@ -38,7 +40,10 @@ def main(argv):
             DB_NAME='test_endpoint', ENDPOINT_TEST_BACKEND='postgresql')
         status = run([python, '-m', 'pytest', 'tests', *pytest_args],
             env=env)
-    return status
+        # Every ERROR the server logged during the run is a test's purpose
+        # or a fault.
+        log_status = pglog.report(cluster.log)
+    return status or log_status
 
 
 if __name__ == '__main__':

@@ -8,12 +8,16 @@ from werkzeug.wrappers import Response
 from trytond_endpoint import jsonenc
 from trytond_endpoint.sandbox import Response as SnippetResponse
 from trytond_endpoint.sandbox import check_payload
-from trytond_endpoint.sandbox_namespaces import FrozenMultiMapping
+from trytond_endpoint.sandbox_namespaces import (
+    FrozenMultiMapping,
+    check_answer_headers,
+)
 
 __all__ = ['_response', '_from_snippet_response', 'options']
 
 
-def _response(result, method):
+def _response(result, method, mount):
+    "The HTTP answer of result; mount() gives the database's mount path"
     if not isinstance(result, dict):
         raise TypeError("result must stay a dict")
     if len(result) == 1 and type(result.get('payload')) in (dict, list):
@@ -24,7 +28,7 @@ def _response(result, method):
     if response is not None:
         if not isinstance(response, SnippetResponse):
             raise TypeError("result['response'] must be a Response")
-        return _from_snippet_response(response)
+        return _from_snippet_response(response, mount)
     payload = result.get('payload')
     status = result.get('status_code', 200 if payload is not None or
         method in {'GET', 'HEAD'} else 204)
@@ -39,10 +43,14 @@ def _response(result, method):
         payload = jsonenc.dumps(payload)
         headers = {'Content-Type': 'application/json', **headers}
     return _from_snippet_response(SnippetResponse(
-            payload, status=status, headers=headers))
+            payload, status=status, headers=headers), mount)
 
 
-def _from_snippet_response(response):
+def _from_snippet_response(response, mount):
+    # Every answer of a snippet with headers passes here, Response(...)
+    # and result['headers'] alike.
+    if response.headers:
+        check_answer_headers(response.headers, mount())
     body = response.body
     content_type = response.content_type
     if isinstance(body, (dict, list, tuple)):

@@ -27,14 +27,10 @@ def query_args(request, compiled):
     if compiled.query_contract is not None:
         return compiled.query_contract.coerce(request.args)
     if request.environ.get('QUERY_STRING'):
-        return _flat(request.args)
+        # Pairs: a repeated parameter stays repeated for getlist().
+        return list(request.args.items(multi=True))
     # Werkzeug would parse the empty query string into a new MultiDict.
     return None
-
-
-def _flat(multidict):
-    return {k: (v[0] if len(v) == 1 else v)
-        for k, v in multidict.lists()}
 
 
 def _context(request):

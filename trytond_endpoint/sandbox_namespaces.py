@@ -254,6 +254,56 @@ def check_headers(headers):
     return checked
 
 
+# Framing and hop-by-hop headers belong to the server: a snippet's
+# Content-Length next to the server's Transfer-Encoding desynchronises a
+# keep-alive connection (RFC 9112 section 6.1, RFC 9110 section 7.6.1).
+_SERVER_HEADERS = frozenset({
+        'content-length', 'transfer-encoding', 'connection', 'keep-alive',
+        'te', 'trailer', 'upgrade'})
+# Cookies named like Tryton's session are never planted by a snippet.
+_SESSION_COOKIE_PREFIX = 'tryton'
+
+
+class AnswerHeaderError(ValueError):
+    "A header a snippet's answer may not carry (the server answers 500)"
+
+
+def check_answer_headers(headers, mount):
+    """Raise AnswerHeaderError for a header of a snippet's answer that
+    is the server's to set, or a cookie outside ``mount`` (the
+    database's mount path, as the client sees it)."""
+    for name, value in headers.items():
+        lower = name.lower()
+        if lower in _SERVER_HEADERS or lower.startswith('proxy-'):
+            raise AnswerHeaderError(
+                f"The answer may not carry {name}: framing and hop-by-hop "
+                "headers are the server's.")
+        if _FORBIDDEN_IN_VALUE.search(name) or _FORBIDDEN_IN_VALUE.search(
+                value):
+            raise AnswerHeaderError(
+                f"The header {name!r} holds a CR, LF or NUL.")
+        if lower == 'set-cookie':
+            _check_cookie(value, mount)
+
+
+def _check_cookie(value, mount):
+    pair, *attributes = value.split(';')
+    cookie = pair.partition('=')[0].strip()
+    if cookie.lower().startswith(_SESSION_COOKIE_PREFIX):
+        raise AnswerHeaderError(
+            f"Set-Cookie may not set {cookie!r}: the name is reserved "
+            "for Tryton's session.")
+    for attribute in attributes:
+        key, _, path = attribute.partition('=')
+        if key.strip().lower() != 'path':
+            continue
+        path = path.strip()
+        if path != mount and not path.startswith(mount + '/'):
+            raise AnswerHeaderError(
+                f"Set-Cookie {cookie!r} has Path {path!r}, outside the "
+                f"mount {mount}.")
+
+
 class Response:
     "A complete answer built by a snippet; checked when built, read-only."
     __slots__ = ('body', 'content_type', 'headers', 'status')
@@ -327,25 +377,37 @@ class FrozenMultiMapping(Mapping):
     """A read-only mapping of name to value, keeping repeated values.
 
     ``m[name]`` and ``m.get(name)`` give the first value,
-    ``m.getlist(name)`` all of them.
+    ``m.getlist(name)`` all of them. From a dict (values already
+    converted by a schema), a list value is the array itself: ``m[name]``
+    gives the list, ``m.getlist(name)`` its items.
     """
-    __slots__ = ('_fold', '_lists')
+    __slots__ = ('_arrays', '_fold', '_lists')
 
     def __init__(self, source=None, *, fold_case=False, drop=()):
         lists = {}
+        arrays = set()
+        converted = isinstance(source, dict) and not hasattr(source, 'lists')
         for name, value in _pairs(source):
             key = name.lower() if fold_case else name
             if key in drop:
                 continue
-            lists.setdefault(key, (name, []))[1].append(value)
+            values = lists.setdefault(key, (name, []))[1]
+            if converted and isinstance(value, list):
+                arrays.add(key)
+                values.extend(value)
+            else:
+                values.append(value)
         object.__setattr__(self, '_lists', lists)
         object.__setattr__(self, '_fold', fold_case)
+        object.__setattr__(self, '_arrays', frozenset(arrays))
 
     def _key(self, name):
         return name.lower() if self._fold and isinstance(name, str) else name
 
     def __getitem__(self, name):
-        return self._lists[self._key(name)][1][0]
+        key = self._key(name)
+        values = self._lists[key][1]
+        return list(values) if key in self._arrays else values[0]
 
     def __contains__(self, name):
         return self._key(name) in self._lists
@@ -361,7 +423,7 @@ class FrozenMultiMapping(Mapping):
         return list(entry[1]) if entry else []
 
     def to_dict(self):
-        return {name: values[0] for name, values in self._lists.values()}
+        return {name: self[name] for name, _ in self._lists.values()}
 
     def __setattr__(self, name, value):
         raise AttributeError('This mapping is read-only.')
