@@ -12,7 +12,7 @@ from trytond.transaction import Transaction
 from .tools import EndpointRouteTestCase, define
 
 PROBLEM = 'application/problem+json'
-SERVE_LOG = 'trytond.modules.endpoint.serve'
+SERVE_LOG = 'trytond.modules.endpoint.pipeline'
 # Framing and hop-by-hop headers (DESIGN, HTTP)
 SERVER_HEADERS = [
     ('Content-Length', '5'), ('Transfer-Encoding', 'chunked'),

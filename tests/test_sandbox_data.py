@@ -428,7 +428,7 @@ class SandboxDataTestCase(EndpointRouteTestCase):
 
     def test_timeout_capped(self):
         "A snippet's own timeout is capped by [endpoint] max_timeout"
-        from trytond.modules.endpoint import serve
+        from trytond.modules.endpoint import pipeline as serve
         budgets = []
         original = serve.run_snippet
 
