@@ -18,7 +18,6 @@ access checks on, and returns a ``Response`` for ``result['response']``;
 HTTP errors are raised as problem+json. See ``doc/rest.rst``.
 """
 import inspect
-import json
 import mimetypes
 import re
 from base64 import urlsafe_b64decode
@@ -33,6 +32,7 @@ from trytond.protocols.jsonrpc import JSONDecoder
 from trytond.tools import is_instance_method
 from trytond.transaction import Transaction, without_check_access
 
+from trytond_endpoint.jsonbody import loads_objects
 from trytond_endpoint.problem import Problem
 from trytond_endpoint.sandbox import Response
 from trytond_endpoint.sandbox_guards import PROXY_TYPES
@@ -41,6 +41,8 @@ from . import rest_formats
 from .snippet_pool import is_admin_model
 
 _json_decoder = JSONDecoder()
+# Offsets and limits are SQL integers; ten times a page end too.
+MAX_INT = 2 ** 31 - 1
 _ORDER_DIRECTION = re.compile(
     r'^(ASC|DESC)( NULLS (FIRST|LAST))?$', re.IGNORECASE)
 _X2MANY = {'one2many', 'many2many'}
@@ -248,10 +250,13 @@ class RestHelper:
         value = self._request.args[name]
         try:
             text = urlsafe_b64decode(value + '=' * (-len(value) % 4))
-            return json.loads(text.decode('utf-8'),
-                object_hook=_json_decoder)
-        except (ValueError, TypeError, KeyError, ArithmeticError):
+            text = text.decode('utf-8')
+        except ValueError:
             raise _bad(name, f"{name} is not URL-safe base64 JSON.")
+        try:
+            return loads_objects(text, _json_decoder, name)
+        except Problem as problem:
+            raise _bad(name, f"{problem.detail}.")
 
     def _int_arg(self, name, default):
         value = self._request.args.get(name)
@@ -261,8 +266,9 @@ class RestHelper:
             number = int(value)
         except ValueError:
             number = -1
-        if number < 0:
-            raise _bad(name, f"{name} must be a non-negative integer.")
+        if not 0 <= number <= MAX_INT:
+            raise _bad(name,
+                f"{name} must be an integer from 0 to {MAX_INT}.")
         return number
 
     def _range(self):
@@ -280,6 +286,10 @@ class RestHelper:
                     if dash and not start and end.isdigit():
                         return 0, self._int_arg('s', None), False
                     raise Problem(400, "Range must be records=start-end.")
+                if len(start) > 10 or len(end) > 10 or max(
+                        int(start), int(end or 0)) > MAX_INT:
+                    raise Problem(400, "The Range is beyond "
+                        f"{MAX_INT} records.")
                 offset = int(start)
                 if not end:
                     return offset, None, True
@@ -293,9 +303,10 @@ class RestHelper:
         if not data:
             return None
         try:
-            return json.loads(data.decode('utf-8'), object_hook=_json_decoder)
-        except (ValueError, TypeError, KeyError, ArithmeticError):
+            text = data.decode('utf-8')
+        except ValueError:
             raise Problem(400, "The body is not valid JSON.")
+        return loads_objects(text, _json_decoder, "The body")
 
     def _arguments(self):
         data = self._json_body()

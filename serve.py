@@ -3,11 +3,9 @@
 # terms.
 """Serving one HTTP request: transaction, registry, auth, snippet, answer."""
 import datetime as dt
-import json
 import logging
 import time
 import uuid
-from base64 import urlsafe_b64decode
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 
@@ -28,6 +26,7 @@ from trytond.transaction import (
     without_check_access,
 )
 from trytond.worker import run_task
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -36,6 +35,13 @@ from trytond_endpoint.compiled import compile_definition
 from trytond_endpoint.content import media_type_matches, parse_content_type
 from trytond_endpoint.contracts import decode_body
 from trytond_endpoint.definition import BODY_METHODS
+from trytond_endpoint.http.body import check_declared, has_body, read_body
+from trytond_endpoint.http.context import accepted_language, parse_context
+from trytond_endpoint.http.limits import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_MAX_BODY_SIZE,
+    body_limit,
+)
 from trytond_endpoint.pgdeadline import Deadline
 from trytond_endpoint.problem import Problem
 from trytond_endpoint.routing import MapCache
@@ -439,19 +445,16 @@ def _documentation(request, pool, live, path):
         response = Response(content, mimetype=mimetype)
         response.headers['Cache-Control'] = 'public, max-age=86400'
         return response
-    server_url = request.host_url.rstrip('/') + request.script_root + (
-        f'/{pool.database_name}/{PREFIX}')
-    key = ('openapi', server_url)
-    document = live.cache.get(key)
-    if document is None:
+    def build(server_url):
         document = openapi.build_openapi(live.definitions,
             title=f"{pool.database_name} endpoints",
             version=str(live.version), server_url=server_url,
             rest_seed_ids={d.id for d in live.definitions
                 if d.route.startswith('/rest/')})
-        # Built once per registry version and host.
-        live.cache[key] = document = (
-            jsonenc.dumps(document), openapi.openapi_yaml(document))
+        return jsonenc.dumps(document), openapi.openapi_yaml(document)
+    document = openapi.served_documents(live.cache, build,
+        request.host_url.rstrip('/'),
+        request.script_root + f'/{pool.database_name}/{PREFIX}')
     if path == '/openapi.json':
         return Response(document[0], content_type='application/json')
     return Response(document[1], content_type='application/yaml')
@@ -507,57 +510,48 @@ def _flat(multidict):
 
 
 def _context(request):
-    context = {}
     environ = request.environ
     header = environ.get('HTTP_X_TRYTON_CONTEXT')
-    if header:
-        try:
-            context = json.loads(urlsafe_b64decode(header),
-                object_hook=_json_decoder)
-        except (ValueError, TypeError):
-            raise Problem(400, "X-Tryton-Context is not base64 JSON.")
-        if not isinstance(context, dict):
-            raise Problem(400, "X-Tryton-Context must be an object.")
-        # Keys with '_' are the server's own (access checks, request…).
-        context = {k: v for k, v in context.items()
-            if isinstance(k, str) and not k.startswith('_')}
-    context.pop('user', None)
+    context = parse_context(header, _json_decoder) if header else {}
     if environ.get('HTTP_ACCEPT_LANGUAGE') and request.accept_languages:
-        language = request.accept_languages.best
-        if language and language != '*':
-            context['language'] = language.replace('-', '_')
+        language = accepted_language(request.accept_languages.best)
+        if language:
+            context['language'] = language
     return context
+
+
+MAX_BODY_SIZE = config.getint('endpoint', 'max_body_size',
+    default=DEFAULT_MAX_BODY_SIZE)
+BODY_TIMEOUT = config.getfloat('endpoint', 'body_timeout',
+    default=DEFAULT_BODY_TIMEOUT)
 
 
 def _body(request, definition, compiled):
     if request.method not in BODY_METHODS:
         return None
-    limit = config.getint('request',
-        'max_size' if definition.auth == 'public'
-        else 'max_size_authenticated')
-    if definition.max_body_size:
-        limit = min(limit, definition.max_body_size)
-    if request.content_length is not None and request.content_length > limit:
-        raise Problem(413, f"The body is over {limit} bytes.")
+    environ = request.environ
+    limit = body_limit(definition.auth == 'public',
+        tryton_public=config.getint('request', 'max_size'),
+        tryton_authenticated=config.getint(
+            'request', 'max_size_authenticated'),
+        module=MAX_BODY_SIZE, endpoint=definition.max_body_size)
+    if not has_body(environ):
+        # No body needs no Content-Type: an empty body of the endpoint's.
+        return decode_body(b'', compiled.media_type, {},
+            form=MultiDict(), files=MultiDict(),
+            contract=compiled.request_contract)
+    check_declared(environ, limit)
     media_type, params = parse_content_type(
         request.headers.get('Content-Type', ''))
     if not media_type_matches(media_type, compiled.media_type):
         raise Problem(415,
             f"Send the body as {compiled.media_type}.",
             headers={'Accept-Post': compiled.media_type})
-    request.max_content_length = limit
-    if media_type in {
-            'application/x-www-form-urlencoded', 'multipart/form-data'}:
-        request.max_form_memory_size = limit
-        form, files = request.form, request.files
-        data = b''
-    else:
-        form = files = None
-        data = request.get_data(cache=True)
-        if len(data) > limit:
-            raise Problem(413, f"The body is over {limit} bytes.")
-    return decode_body(data, media_type, params, form=form, files=files,
-        contract=compiled.request_contract)
+    data = read_body(environ, limit, timeout=BODY_TIMEOUT)
+    # What request.get_data() gives trusted code (the REST helper).
+    request._cached_data = data
+    return decode_body(data, media_type, params,
+        contract=compiled.request_contract, form_limit=limit)
 
 
 class _UserFacts:
