@@ -527,14 +527,18 @@ BODY_TIMEOUT = config.getfloat('endpoint', 'body_timeout',
 
 
 def _body(request, definition, compiled):
-    if request.method not in BODY_METHODS:
-        return None
     environ = request.environ
     limit = body_limit(definition.auth == 'public',
         tryton_public=config.getint('request', 'max_size'),
         tryton_authenticated=config.getint(
             'request', 'max_size_authenticated'),
         module=MAX_BODY_SIZE, endpoint=definition.max_body_size)
+    if request.method not in BODY_METHODS:
+        if has_body(environ):
+            # Only for trusted code: a report's data comes with a GET.
+            request._cached_data = read_body(
+                environ, limit, timeout=BODY_TIMEOUT)
+        return None
     if not has_body(environ):
         # No body needs no Content-Type: an empty body of the endpoint's.
         return decode_body(b'', compiled.media_type, {},
