@@ -366,6 +366,16 @@ class HostileRouteTestCase(EndpointRouteTestCase):
                         'Transfer-Encoding': 'chunked'})
                 self.assertEqual(response.status_code, status, response.data)
 
+    def test_get_body_limited(self):
+        "A body sent with a GET is bounded like any other"
+        self.public('/get-small', max_body_size=10)
+        response = self.open_raw('/get-small', io.BytesIO(b'x' * 11), 11,
+            method='GET')
+        self.assertProblem(response, 413)
+        response = self.open_raw('/get-small', io.BytesIO(b'x' * 10), 10,
+            method='GET')
+        self.assertEqual(response.status_code, 200, response.data)
+
     def test_module_body_limit(self):
         "[endpoint] max_body_size bounds every endpoint, authenticated too"
         define(route='/big', method='POST', auth='application',
