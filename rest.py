@@ -23,7 +23,6 @@ fields, domains, orders, relations, values, methods, reports) is decided by
 """
 import functools
 import inspect
-import json
 import mimetypes
 from base64 import urlsafe_b64decode
 from contextlib import contextmanager
@@ -36,6 +35,7 @@ from trytond.pool import Pool
 from trytond.protocols.jsonrpc import JSONDecoder
 from trytond.tools import is_instance_method
 
+from trytond_endpoint.jsonbody import loads_objects
 from trytond_endpoint.problem import Problem
 from trytond_endpoint.sandbox import Response
 from trytond_endpoint.sandbox_guards import PROXY_TYPES
@@ -43,6 +43,8 @@ from trytond_endpoint.sandbox_guards import PROXY_TYPES
 from . import policy, rest_formats
 
 _json_decoder = JSONDecoder()
+# Offsets and limits are SQL integers; ten times a page end too.
+MAX_INT = 2 ** 31 - 1
 
 
 @contextmanager
@@ -276,10 +278,13 @@ class RestHelper:
         value = self._request.args[name]
         try:
             text = urlsafe_b64decode(value + '=' * (-len(value) % 4))
-            return json.loads(text.decode('utf-8'),
-                object_hook=_json_decoder)
-        except (ValueError, TypeError, KeyError, ArithmeticError):
+            text = text.decode('utf-8')
+        except ValueError:
             raise _bad(name, f"{name} is not URL-safe base64 JSON.")
+        try:
+            return loads_objects(text, _json_decoder, name)
+        except Problem as problem:
+            raise _bad(name, f"{problem.detail}.")
 
     def _int_arg(self, name, default):
         value = self._request.args.get(name)
@@ -289,8 +294,9 @@ class RestHelper:
             number = int(value)
         except ValueError:
             number = -1
-        if number < 0:
-            raise _bad(name, f"{name} must be a non-negative integer.")
+        if not 0 <= number <= MAX_INT:
+            raise _bad(name,
+                f"{name} must be an integer from 0 to {MAX_INT}.")
         return number
 
     def _range(self):
@@ -308,6 +314,10 @@ class RestHelper:
                     if dash and not start and end.isdigit():
                         return 0, self._int_arg('s', None), False
                     raise Problem(400, "Range must be records=start-end.")
+                if len(start) > 10 or len(end) > 10 or max(
+                        int(start), int(end or 0)) > MAX_INT:
+                    raise Problem(400, "The Range is beyond "
+                        f"{MAX_INT} records.")
                 offset = int(start)
                 if not end:
                     return offset, None, True
@@ -321,9 +331,10 @@ class RestHelper:
         if not data:
             return None
         try:
-            return json.loads(data.decode('utf-8'), object_hook=_json_decoder)
-        except (ValueError, TypeError, KeyError, ArithmeticError):
+            text = data.decode('utf-8')
+        except ValueError:
             raise Problem(400, "The body is not valid JSON.")
+        return loads_objects(text, _json_decoder, "The body")
 
     def _arguments(self):
         data = self._json_body()

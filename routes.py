@@ -11,13 +11,15 @@ from trytond.protocols.wrappers import (
 from trytond.wsgi import app
 from werkzeug.routing import PathConverter
 
+from trytond_endpoint.http.guard import MountGuard
+from trytond_endpoint.inputs import MAX_BODY_SIZE
 from trytond_endpoint.problem import Problem
 
 from .pipeline import PREFIX, serve
 
-_max_size = max(
-    config.getint('request', 'max_size'),
-    config.getint('request', 'max_size_authenticated'))
+# The mount reads bodies itself, within each endpoint's limit; this is
+# only what Werkzeug would let anything else read.
+_max_size = MAX_BODY_SIZE
 
 
 def _problems(func):
@@ -47,3 +49,20 @@ app.url_map.converters['endpoint_path'] = _MountPath
 @with_pool
 def mount(request, pool, path):
     return serve(request, pool, '/' + path)
+
+
+def _cors():
+    return config.get('web', 'cors', default='').splitlines()
+
+
+def _install_guard():
+    "Put the mount's guard in front of Tryton's application, once"
+    if getattr(app.wsgi_app, 'endpoint_guard', False):
+        return
+    guard = MountGuard(app.wsgi_app, PREFIX, cors=_cors,
+        proxies=config.getint('web', 'num_proxies', default=0))
+    guard.endpoint_guard = True
+    app.wsgi_app = guard
+
+
+_install_guard()

@@ -18,7 +18,7 @@ setup(
     license='GPL-3.0-or-later',
     python_requires='>=3.10',
     packages=[PREFIX, PREFIX + '.pgtune', PREFIX + '.tests',
-        'trytond_endpoint'],
+        'trytond_endpoint', 'trytond_endpoint.http'],
     package_dir={PREFIX: '.', PREFIX + '.tests': 'tests',
         'trytond_endpoint': 'trytond_endpoint'},
     package_data={PREFIX: DATA,

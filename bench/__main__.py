@@ -47,7 +47,9 @@ class Server:
         self.workers = workers
         self.database = database
         self.log = open(WORK / f'gunicorn-{database}-{self.port}.log', 'wb')
+        # The production configuration (threaded workers), as documented.
         self.process = subprocess.Popen([BIN / 'gunicorn',
+                '-c', str(ROOT / 'gunicorn.conf.py'),
                 '-w', str(workers), '-b', f'127.0.0.1:{self.port}',
                 '--chdir', str(ROOT), '--backlog', '256',
                 'bench.floor_app:app'],

@@ -274,6 +274,7 @@ class Site:
             TRYTOND_LOGGING_LEVEL='30')
         with open(self.log, 'wb') as log:
             self.process = subprocess.Popen([BIN / 'gunicorn',
+                    '-c', str(ROOT / 'gunicorn.conf.py'),
                     '-w', str(self.workers), '-b', f'127.0.0.1:{self.port}',
                     '--timeout', '60', '--graceful-timeout', '5',
                     'trytond.application:app'],

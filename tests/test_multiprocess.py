@@ -27,6 +27,7 @@ import pytest
 from .pgcluster import Cluster, clean_env, free_port
 
 BIN = Path(sys.executable).parent
+GUNICORN_CONF = Path(__file__).resolve().parent.parent / 'gunicorn.conf.py'
 PASSWORD = 'admin-Secret-42'
 PROBLEM = 'application/problem+json'
 BACKEND = ('postgresql'
@@ -127,7 +128,9 @@ class Server:
             TRYTOND_DATABASE_NAMES=database,
             TRYTOND_LOGGING_LEVEL='30')
         with open(self.log, 'wb') as log:
+            # The production configuration (threaded workers).
             self.process = subprocess.Popen([BIN / 'gunicorn',
+                    '-c', str(GUNICORN_CONF),
                     '-w', str(workers), '-b', f'127.0.0.1:{self.port}',
                     '--timeout', '60', '--graceful-timeout', '5',
                     self.app],

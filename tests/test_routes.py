@@ -273,11 +273,10 @@ class RouteTestCase(EndpointRouteTestCase):
         self.assertEqual(response.headers['Access-Control-Allow-Origin'],
             'https://shop.example')
         self.assertIn('POST', response.headers['Allow'])
-        # Other origins are refused by Tryton itself, before any route.
-        from werkzeug.exceptions import Forbidden
-        with self.assertRaises(Forbidden):
-            self.client().open(self.url('/cors'), method='OPTIONS',
-                headers={'Origin': 'https://evil.example'})
+        # Other origins are refused before any route, as problem+json.
+        self.assertProblem(self.client().open(self.url('/cors'),
+                method='OPTIONS', headers={'Origin': 'https://evil.example'}),
+            403)
 
     def test_basic_auth(self):
         "user auth: Basic with a Tryton login, 401 otherwise"

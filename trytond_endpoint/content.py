@@ -84,9 +84,14 @@ def charset_of(params, default='utf-8'):
     """The codec named by the charset parameter; 400 if Python has none."""
     charset = (params or {}).get('charset') or default
     try:
-        return codecs.lookup(charset.strip()).name
+        codec = codecs.lookup(charset.strip())
     except LookupError:
         raise Problem(400, detail=f'unknown charset "{charset}"')
+    # base64, rot13, zlib, hex, uu are codecs too, but of bytes to bytes.
+    if not codec._is_text_encoding:
+        raise Problem(400, detail=(
+                f'charset "{charset}" is not a text encoding'))
+    return codec.name
 
 
 def decode_text(data, params, default='utf-8'):

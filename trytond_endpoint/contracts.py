@@ -102,7 +102,7 @@ class DecodedBody:
 
 
 def decode_body(data, content_type, params=None, *, form=None, files=None,
-        contract=None, json_depth_limit=None):
+        contract=None, json_depth_limit=None, form_limit=None):
     """Decode ``data`` as ``content_type`` and check it against
     ``contract``; Problem 400 when malformed or invalid.
 
@@ -122,7 +122,8 @@ def decode_body(data, content_type, params=None, *, form=None, files=None,
     if family == XML:
         return _decode_xml(data, params, contract)
     if family == FORM:
-        return _decode_form(data, mimetype, params, form, files, contract)
+        return _decode_form(data, mimetype, params, form, files, contract,
+            form_limit)
     if mimetype.startswith('text/'):
         return DecodedBody(data=data, text=decode_text(data, params))
     return DecodedBody(data=data)
@@ -164,12 +165,12 @@ def _decode_xml(data, params, contract):
     return DecodedBody(data=data, text=text, xml=element_view(root))
 
 
-def _decode_form(data, mimetype, params, form, files, contract):
+def _decode_form(data, mimetype, params, form, files, contract, limit):
     text = None
     if mimetype == 'application/x-www-form-urlencoded' and data:
         text = decode_text(data, params)
     if form is None:
-        form, files = _parse_form(data, text, mimetype, params)
+        form, files = _parse_form(data, text, mimetype, params, limit)
     files = files if files is not None else MultiDict()
     file_values = {}
     for name, storages in files.lists():
@@ -192,7 +193,7 @@ def _file_part(storage):
     return (storage.filename, storage.mimetype or None, stream.read())
 
 
-def _parse_form(data, text, mimetype, params):
+def _parse_form(data, text, mimetype, params, limit=None):
     """Parse a form body the caller did not parse already."""
     if mimetype == 'application/x-www-form-urlencoded':
         try:
@@ -206,7 +207,10 @@ def _parse_form(data, text, mimetype, params):
             raise Problem(400, detail=(
                     f'more than {MAX_FORM_PARTS} form fields'))
         return MultiDict(pairs), MultiDict()
-    parser = FormDataParser(silent=False, max_form_parts=MAX_FORM_PARTS)
+    # The body is read already; the limit bounds what its parts expand to.
+    parser = FormDataParser(silent=False, max_form_parts=MAX_FORM_PARTS,
+        max_form_memory_size=limit or len(data) or None,
+        max_content_length=limit)
     try:
         _, form, files = parser.parse(
             io.BytesIO(data), mimetype, len(data), params)

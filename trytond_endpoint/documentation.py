@@ -35,19 +35,18 @@ def documentation(request, database_name, mount, live, path):
         response = Response(content, mimetype=mimetype)
         response.headers['Cache-Control'] = 'public, max-age=86400'
         return response
-    server_url = request.host_url.rstrip('/') + request.script_root + (
-        f'/{database_name}/{mount}')
-    key = ('openapi', server_url)
-    document = live.cache.get(key)
-    if document is None:
+    def build(server_url):
         document = openapi.build_openapi(live.definitions,
             title=f"{database_name} endpoints",
             version=str(live.version), server_url=server_url,
             rest_seed_ids={d.id for d in live.definitions
                 if d.route.startswith('/rest/')})
-        # Built once per registry version and host.
-        live.cache[key] = document = (
-            jsonenc.dumps(document), openapi.openapi_yaml(document))
+        return jsonenc.dumps(document), openapi.openapi_yaml(document)
+    # Built once per registry version and what the server URL really
+    # varies by, within a bounded cache.
+    document = openapi.served_documents(live.cache, build,
+        request.host_url.rstrip('/'),
+        request.script_root + f'/{database_name}/{mount}')
     if path == '/openapi.json':
         return Response(document[0], content_type='application/json')
     return Response(document[1], content_type='application/yaml')

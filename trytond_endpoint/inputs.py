@@ -6,15 +6,20 @@
 No ORM here; Tryton's configuration gives the body limits and Tryton's
 JSON decoder reads ``X-Tryton-Context``.
 """
-import json
-from base64 import urlsafe_b64decode
-
 from trytond import config
 from trytond.protocols.jsonrpc import JSONDecoder
+from werkzeug.datastructures import MultiDict
 
 from trytond_endpoint.content import media_type_matches, parse_content_type
 from trytond_endpoint.contracts import decode_body
 from trytond_endpoint.definition import BODY_METHODS
+from trytond_endpoint.http.body import check_declared, has_body, read_body
+from trytond_endpoint.http.context import accepted_language, parse_context
+from trytond_endpoint.http.limits import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_MAX_BODY_SIZE,
+    body_limit,
+)
 from trytond_endpoint.problem import Problem
 
 __all__ = ['_body', '_context', 'query_args']
@@ -34,54 +39,49 @@ def query_args(request, compiled):
 
 
 def _context(request):
-    context = {}
     environ = request.environ
     header = environ.get('HTTP_X_TRYTON_CONTEXT')
-    if header:
-        try:
-            context = json.loads(urlsafe_b64decode(header),
-                object_hook=_json_decoder)
-        except (ValueError, TypeError):
-            raise Problem(400, "X-Tryton-Context is not base64 JSON.")
-        if not isinstance(context, dict):
-            raise Problem(400, "X-Tryton-Context must be an object.")
-        # Keys with '_' are the server's own (access checks, request…).
-        context = {k: v for k, v in context.items()
-            if isinstance(k, str) and not k.startswith('_')}
-    context.pop('user', None)
+    context = parse_context(header, _json_decoder) if header else {}
     if environ.get('HTTP_ACCEPT_LANGUAGE') and request.accept_languages:
-        language = request.accept_languages.best
-        if language and language != '*':
-            context['language'] = language.replace('-', '_')
+        language = accepted_language(request.accept_languages.best)
+        if language:
+            context['language'] = language
     return context
 
 
+MAX_BODY_SIZE = config.getint('endpoint', 'max_body_size',
+    default=DEFAULT_MAX_BODY_SIZE)
+BODY_TIMEOUT = config.getfloat('endpoint', 'body_timeout',
+    default=DEFAULT_BODY_TIMEOUT)
+
+
 def _body(request, definition, compiled):
+    environ = request.environ
+    limit = body_limit(definition.auth == 'public',
+        tryton_public=config.getint('request', 'max_size'),
+        tryton_authenticated=config.getint(
+            'request', 'max_size_authenticated'),
+        module=MAX_BODY_SIZE, endpoint=definition.max_body_size)
     if request.method not in BODY_METHODS:
+        if has_body(environ):
+            # Only for trusted code: a report's data comes with a GET.
+            request._cached_data = read_body(
+                environ, limit, timeout=BODY_TIMEOUT)
         return None
-    limit = config.getint('request',
-        'max_size' if definition.auth == 'public'
-        else 'max_size_authenticated')
-    if definition.max_body_size:
-        limit = min(limit, definition.max_body_size)
-    if request.content_length is not None and request.content_length > limit:
-        raise Problem(413, f"The body is over {limit} bytes.")
+    if not has_body(environ):
+        # No body needs no Content-Type: an empty body of the endpoint's.
+        return decode_body(b'', compiled.media_type, {},
+            form=MultiDict(), files=MultiDict(),
+            contract=compiled.request_contract)
+    check_declared(environ, limit)
     media_type, params = parse_content_type(
         request.headers.get('Content-Type', ''))
     if not media_type_matches(media_type, compiled.media_type):
         raise Problem(415,
             f"Send the body as {compiled.media_type}.",
             headers={'Accept-Post': compiled.media_type})
-    request.max_content_length = limit
-    if media_type in {
-            'application/x-www-form-urlencoded', 'multipart/form-data'}:
-        request.max_form_memory_size = limit
-        form, files = request.form, request.files
-        data = b''
-    else:
-        form = files = None
-        data = request.get_data(cache=True)
-        if len(data) > limit:
-            raise Problem(413, f"The body is over {limit} bytes.")
-    return decode_body(data, media_type, params, form=form, files=files,
-        contract=compiled.request_contract)
+    data = read_body(environ, limit, timeout=BODY_TIMEOUT)
+    # What request.get_data() gives trusted code (the REST helper).
+    request._cached_data = data
+    return decode_body(data, media_type, params,
+        contract=compiled.request_contract, form_limit=limit)

@@ -121,6 +121,43 @@ def build_openapi(definitions, *, title, version, server_url,
     return copy.deepcopy(document)
 
 
+# The document is built once per registry version with this origin in
+# its server URL, replaced at each answer by the origin the client used:
+# Host headers are the client's to vary, the document must not be kept
+# per Host value.
+_ORIGIN_MARK = 'https://openapi-server.invalid'
+_ORIGIN = re.compile(r'https?://(?:[A-Za-z0-9._~-]{1,253}|'
+    r'\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?')
+# Script roots kept per version (they vary only behind trusted proxies).
+_MAX_ROOTS = 8
+
+
+def served_documents(cache, build, origin, path):
+    """The OpenAPI document as (JSON, YAML) for a server at ``origin`` +
+    ``path``.
+
+    ``build(server_url)`` makes the (JSON, YAML) texts; they are kept in
+    ``cache`` (the registry version's) per ``path`` only, at most a few.
+    An ``origin`` that is no plain scheme and host gives a relative server
+    URL.
+    """
+    key = ('openapi', path)
+    texts = cache.get(key)
+    if texts is None:
+        texts = build(_ORIGIN_MARK + path)
+        if sum(1 for k in list(cache) if k[0] == 'openapi') < _MAX_ROOTS:
+            cache[key] = texts
+    if not _ORIGIN.fullmatch(origin):
+        origin = ''
+    return tuple(_with_origin(text, origin) for text in texts)
+
+
+def _with_origin(text, origin):
+    if isinstance(text, bytes):
+        return text.replace(_ORIGIN_MARK.encode(), origin.encode())
+    return text.replace(_ORIGIN_MARK, origin)
+
+
 class _YAMLDumper(yaml.SafeDumper):
     "Never writes anchors: the document reuses dicts, readers want them out."
 
