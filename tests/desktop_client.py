@@ -223,6 +223,11 @@ class Driver:
     # -- the walk ---------------------------------------------------------
 
     def walk(self):
+        # Archived but still served until the next sync: the tabs must
+        # show it.
+        hidden, = self.rpc('endpoint.endpoint', 'search',
+            [('name', '=', 'Sample hidden')], 0, None, None)
+        self.rpc('endpoint.endpoint', 'write', [hidden], {'active': False})
         page = self.open('Endpoints')
         screen = page.screen
         self.wait(lambda: self.loaded(screen), "endpoint list loaded")
@@ -233,7 +238,9 @@ class Driver:
                 container.notebook.set_current_page(index)
                 self.wait(lambda: self.loaded(screen), f"tab {index}")
                 tabs.append({'tab': container.tab_domain[index][0],
-                        'rows': len(screen.group)})
+                        'rows': len(screen.group),
+                        'names': sorted(r['name'].get(r)
+                            for r in screen.group)})
         self.report['facts']['tabs'] = tabs
         self.screenshot('endpoint-list')
 
@@ -247,9 +254,11 @@ class Driver:
         screen.switch_view('form')
         self.wait(lambda: screen.current_view.view_type == 'form',
             "form view")
-        self.form_pages(screen, 'endpoint-form')
-        logs = self.field(screen, 'logs')
-        self.report['facts']['form_log_lines'] = len(logs)
+        self.report['facts']['form_pages'] = self.form_pages(
+            screen, 'endpoint-form')
+        record = screen.current_record
+        self.report['facts']['form_log_lines'] = len(
+            record['logs'].get_client(record))
 
         def new_record():
             page.sig_new()
@@ -266,7 +275,7 @@ class Driver:
 
         def test_wizard():
             count = len(self.wizards)
-            self.button(screen, 'test').widget.clicked()
+            self.button(screen, 'test').clicked()
             wizard = self.new_wizard(count)
             self.wizard_at(wizard, 'start')
             self.report['facts']['test_path'] = self.field(
@@ -282,13 +291,13 @@ class Driver:
 
         def sync_record():
             count = len(self.wizards)
-            self.button(screen, 'sync_wizard').widget.clicked()
+            self.button(screen, 'sync_wizard').clicked()
             wizard = self.new_wizard(count)
             self.wizard_at(wizard, 'start')
             self.report['facts']['sync_added'] = self.field(
                 wizard.screen, 'added')
             self.screenshot('sync-wizard')
-            self.wizard_press(wizard, 'publish')
+            self.wizard_press(wizard, 'sync')
             self.wizard_ended(wizard)
             self.wait(lambda: self.field(screen, 'state') == 'live',
                 "form reloaded as live")
@@ -297,7 +306,7 @@ class Driver:
 
             # Again: the record is live, nothing to do, and it says so
             count = len(self.wizards)
-            self.button(screen, 'sync_wizard').widget.clicked()
+            self.button(screen, 'sync_wizard').clicked()
             wizard = self.new_wizard(count)
             self.wizard_at(wizard, 'start')
             self.report['facts']['sync_again'] = self.field(
@@ -312,6 +321,18 @@ class Driver:
             wizard = self.new_wizard(count)
             self.wizard_at(wizard, 'start')
             self.report['facts']['registry_summary'] = self.field(
+                wizard.screen, 'summary')
+            self.report['facts']['registry_removed'] = self.field(
+                wizard.screen, 'removed')
+            self.screenshot('sync-registry')
+            self.wizard_press(wizard, 'sync')
+            self.wizard_ended(wizard)
+
+            count = len(self.wizards)
+            self.open('Sync Registry', wizard=True)
+            wizard = self.new_wizard(count)
+            self.wizard_at(wizard, 'start')
+            self.report['facts']['registry_after'] = self.field(
                 wizard.screen, 'summary')
             self.wizard_press(wizard, 'end')
             self.wizard_ended(wizard)
@@ -334,15 +355,32 @@ class Driver:
         self.step('log list', log_list)
 
     def form_pages(self, screen, shot):
+        "Show every page of the form's notebooks; the labels shown"
+        labels = []
         for book in self.notebook_pages(screen.current_view.widget):
             for index in range(book.get_n_pages()):
                 book.set_current_page(index)
                 self.pump(0.4)
-                label = book.get_tab_label_text(book.get_nth_page(index))
+                label = self.text_of(
+                    book.get_tab_label(book.get_nth_page(index)))
+                labels.append(label)
                 if shot and label in {'Code', 'Logs'}:
                     self.screenshot(f'{shot}-{label.lower()}')
             book.set_current_page(0)
         self.pump(0.3)
+        return labels
+
+    def text_of(self, widget):
+        "The text of the first label in widget"
+        from gi.repository import Gtk
+        if isinstance(widget, Gtk.Label):
+            return widget.get_text().replace('_', '')
+        if isinstance(widget, Gtk.Container):
+            for child in widget.get_children():
+                text = self.text_of(child)
+                if text:
+                    return text
+        return None
 
     def run(self):
         self.outdir.mkdir(parents=True, exist_ok=True)

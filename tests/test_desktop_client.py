@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 import unittest
-from pathlib import Path
 
 from .livesite import ADMIN_PASSWORD, ROOT, Site
 from .pgcluster import clean_env
@@ -84,9 +83,14 @@ class DesktopClientTestCase(unittest.TestCase):
 
     def test_tabs_and_logs(self):
         "Every tab lists rows; the form's Logs page shows the log lines"
-        tabs = {t['tab']: t['rows'] for t in self.facts['tabs']}
+        tabs = {t['tab']: t['names'] for t in self.facts['tabs']}
         self.assertEqual(set(tabs), {'Out of Sync', 'All'})
-        self.assertGreater(tabs['All'], 20)
+        # Archived by the walk, still served until synced
+        self.assertEqual(tabs['Out of Sync'], ['Sample hidden'])
+        self.assertIn('Sample hidden', tabs['All'])
+        self.assertGreater(len(tabs['All']), 20)
+        self.assertEqual(self.facts['form_pages'], ['Code', 'Contract',
+                'Documentation', 'Logs', 'Code Help'])
         self.assertGreaterEqual(self.facts['form_log_lines'], 2)
         self.assertIn('endpoint-form-logs.png', self.report['screenshots'])
         self.assertIn('endpoint-form-code.png', self.report['screenshots'])
@@ -99,8 +103,14 @@ class DesktopClientTestCase(unittest.TestCase):
         self.assertIn('Made in the client', self.facts['sync_added'])
         self.assertEqual(self.facts['synced_state'], 'live')
         self.assertIn('already live', self.facts['sync_again'])
-        self.assertIn('Nothing to publish',
-            self.facts['registry_summary'])
+
+    def test_sync_registry(self):
+        "Sync Registry shows the archived record removed, then nothing"
+        self.assertEqual(self.facts['registry_summary'],
+            'Publishing will add 0, change 0 and remove 1 endpoints.')
+        self.assertIn('"Sample hidden"', self.facts['registry_removed'])
+        self.assertEqual(self.facts['registry_after'],
+            'Nothing to publish: every endpoint is already live.')
 
     def test_log_list(self):
         "The Logs list shows the lines and finds one by request id"
