@@ -149,10 +149,12 @@ class Driver:
         return (screen.current_view is not None
             and not getattr(screen, '_Screen__current_search', None))
 
-    def screenshot(self, name):
+    def screenshot(self, name, wizard=None):
+        "The main window, or the wizard's own dialog when it has one"
         from gi.repository import Gdk
         self.pump(0.5)
-        window = self.app.window.get_window()
+        window = getattr(wizard, 'dia', None) or self.app.window
+        window = window.get_window()
         width, height = window.get_width(), window.get_height()
         pixbuf = Gdk.pixbuf_get_from_window(window, 0, 0, width, height)
         path = self.outdir / f'{name}.png'
@@ -284,7 +286,7 @@ class Driver:
             self.wizard_at(wizard, 'response')
             self.report['facts']['test_status'] = self.field(
                 wizard.screen, 'status')
-            self.screenshot('test-wizard')
+            self.screenshot('test-wizard', wizard)
             self.wizard_press(wizard, 'end')
             self.wizard_ended(wizard)
         self.step('test wizard', test_wizard)
@@ -296,7 +298,7 @@ class Driver:
             self.wizard_at(wizard, 'start')
             self.report['facts']['sync_added'] = self.field(
                 wizard.screen, 'added')
-            self.screenshot('sync-wizard')
+            self.screenshot('sync-wizard', wizard)
             self.wizard_press(wizard, 'sync')
             self.wizard_ended(wizard)
             self.wait(lambda: self.field(screen, 'state') == 'live',
@@ -324,7 +326,7 @@ class Driver:
                 wizard.screen, 'summary')
             self.report['facts']['registry_removed'] = self.field(
                 wizard.screen, 'removed')
-            self.screenshot('sync-registry')
+            self.screenshot('sync-registry', wizard)
             self.wizard_press(wizard, 'sync')
             self.wizard_ended(wizard)
 
