@@ -59,7 +59,7 @@ class SyncStart(ModelView):
     "Sync Registry"
     __name__ = 'endpoint.sync_registry.start'
 
-    summary = fields.Text("Summary", readonly=True)
+    summary = fields.Char("Summary", readonly=True)
     added = fields.Text("Added", readonly=True,
         states={'invisible': ~Eval('added')})
     changed = fields.Text("Changed", readonly=True,

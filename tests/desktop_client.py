@@ -282,6 +282,9 @@ class Driver:
             self.wizard_at(wizard, 'start')
             self.report['facts']['test_path'] = self.field(
                 wizard.screen, 'path')
+            self.report['facts']['test_as'] = self.field(
+                wizard.screen, 'user')
+            self.screenshot('test-wizard-start', wizard)
             self.wizard_press(wizard, 'run')
             self.wizard_at(wizard, 'response')
             self.report['facts']['test_status'] = self.field(

@@ -8,10 +8,14 @@ from trytond.model.exceptions import ValidationError
 from trytond.modules.endpoint.try_endpoint import sample_path
 from trytond.pool import Pool
 from trytond.pyson import PYSONDecoder
-from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+from trytond.tests.test_tryton import (
+    DB_NAME,
+    ModuleTestCase,
+    with_transaction,
+)
 from trytond.transaction import Transaction
 
-from .tools import make_user
+from .tools import EndpointRouteTestCase, define, make_user
 
 
 class AdminActionsTestCase(ModuleTestCase):
@@ -229,6 +233,39 @@ class AdminActionsTestCase(ModuleTestCase):
             "    e.g. Party = pool.get('party.party')")
         self.assertTrue(lines[first + 1].startswith(
                 "         parties = Party.search_read("), lines[first + 1])
+
+
+
+class FailureLogTestCase(EndpointRouteTestCase):
+    "What an admin handed a request id finds"
+
+    def test_timeout_and_error_in_endpoint_and_server_log(self):
+        "A 504's request id is in both logs; a 500's log line has its line"
+        endpoint = define(route='/slow', auth='public',
+            exec_user=self.web_user, timeout=0.2,
+            code="x = 1\nwhile True:\n    x += 1\n")
+        with self.assertLogs('trytond.modules.endpoint.serve',
+                'WARNING') as server_log:
+            response = self.client().get(self.url('/slow'))
+        self.assertEqual(response.status_code, 504)
+        request_id = json.loads(response.data)['request_id']
+        self.assertIn(request_id, '\n'.join(server_log.output))
+        broken = define(route='/broken', auth='public',
+            exec_user=self.web_user,
+            code="x = 1\ny = 0\nresult['payload'] = x / y\n")
+        with self.assertLogs('trytond.modules.endpoint.serve', 'ERROR'):
+            response = self.client().get(self.url('/broken'))
+        error_id = json.loads(response.data)['error_id']
+        with Transaction().start(DB_NAME, 0):
+            Log = Pool().get('endpoint.log')
+            timeout, = Log.search([('endpoint', '=', endpoint)])
+            self.assertEqual(timeout.request_id, request_id)
+            self.assertEqual(timeout.level, 'error')
+            self.assertIn('504', timeout.message)
+            error, = Log.search([('endpoint', '=', broken)])
+            self.assertEqual(error.request_id, error_id)
+            self.assertEqual(error.message,
+                'Line 3: ZeroDivisionError: division by zero')
 
 
 del ModuleTestCase

@@ -99,6 +99,8 @@ class DesktopClientTestCase(unittest.TestCase):
         "A new record is saved, tested on a sample path, synced, live"
         self.assertEqual(self.facts['new_state'], 'out_of_sync')
         self.assertEqual(self.facts['test_path'], '/client/1')
+        # No Run As on an application endpoint: the admin picks whom
+        self.assertTrue(self.facts['test_as'])
         self.assertEqual(self.facts['test_status'], 200)
         self.assertIn('Made in the client', self.facts['sync_added'])
         self.assertEqual(self.facts['synced_state'], 'live')
