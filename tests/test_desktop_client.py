@@ -85,6 +85,10 @@ class DesktopClientTestCase(unittest.TestCase):
                 'login', 'new record', 'test wizard', 'sync record',
                 'sync registry', 'log list', 'endpoints'])
 
+    def test_no_wizard_at_login(self):
+        "The demo's data leave no configuration wizard to show at login"
+        self.assertEqual(self.facts['login_wizards'], [])
+
     def test_tabs_and_logs(self):
         "Every tab lists rows; the form's Logs page shows the log lines"
         tabs = {t['tab']: t['names'] for t in self.facts['tabs']}
