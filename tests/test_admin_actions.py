@@ -10,7 +10,7 @@ from trytond.pool import Pool
 from trytond.pyson import PYSONDecoder
 from trytond.tests.test_tryton import (
     DB_NAME,
-    ModuleTestCase,
+    DBTestCase,
     with_transaction,
 )
 from trytond.transaction import Transaction
@@ -18,7 +18,7 @@ from trytond.transaction import Transaction
 from .tools import EndpointRouteTestCase, define, make_user
 
 
-class AdminActionsTestCase(ModuleTestCase):
+class AdminActionsTestCase(DBTestCase):
     "The administrator's actions"
     module = 'endpoint'
     extras = ['party']
@@ -266,6 +266,3 @@ class FailureLogTestCase(EndpointRouteTestCase):
             self.assertEqual(error.request_id, error_id)
             self.assertEqual(error.message,
                 'Line 3: ZeroDivisionError: division by zero')
-
-
-del ModuleTestCase

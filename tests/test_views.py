@@ -10,7 +10,7 @@ import unittest
 
 from lxml import etree
 from trytond.pool import Pool
-from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+from trytond.tests.test_tryton import DBTestCase, with_transaction
 
 
 def _client_widgets():
@@ -33,7 +33,7 @@ _SKIP = WIDGETS if isinstance(WIDGETS, str) else None
 
 
 @unittest.skipIf(_SKIP, _SKIP)
-class ViewWidgetsTestCase(ModuleTestCase):
+class ViewWidgetsTestCase(DBTestCase):
     "The module's views in the client's widget tables"
     module = 'endpoint'
     extras = ['party']
@@ -74,6 +74,3 @@ class ViewWidgetsTestCase(ModuleTestCase):
         # The walk reached the views it is meant to
         self.assertIn(('endpoint.log', None, 'tree'), checked)
         self.assertGreaterEqual(len(checked), 8)
-
-
-del ModuleTestCase
