@@ -15,7 +15,6 @@ from trytond.pool import Pool
 from trytond.pyson import Eval, In
 from trytond.tools import file_open, grouped_slice
 from trytond.transaction import Transaction
-from trytond.wizard import StateTransition, Wizard
 
 from trytond_endpoint.compiled import check_definition
 from trytond_endpoint.definition import (
@@ -107,11 +106,12 @@ class Endpoint(ModelSQL, ModelView):
         super().__setup__()
         cls._order = [('group', 'ASC NULLS FIRST'), ('route', 'ASC'),
             ('method', 'ASC'), ('id', 'ASC')]
+        # No state on sync: the server refuses a button whose state holds,
+        # and a record another admin just synced would raise an error
+        # instead of being left as it is.
         cls._buttons.update({
-                'sync': {
-                    'invisible': Eval('state') == 'live',
-                    'depends': ['state'],
-                    },
+                'sync': {},
+                'sync_wizard': {},
                 'test': {},
                 })
 
@@ -154,9 +154,15 @@ class Endpoint(ModelSQL, ModelView):
 
     @classmethod
     def get_code_help(cls, records, name):
+        def example(text):
+            # Every line indented alike: the example's own indentation is
+            # part of it.
+            first, *rest = text.splitlines() or ['']
+            return '\n'.join([f"    e.g. {first}"]
+                + [f"         {line}" if line else '' for line in rest])
         text = '\n\n'.join(
             f"{h['name']} ({h['kind']})\n    {h['description']}\n"
-            f"    e.g. {h['example']}" for h in HELP)
+            f"{example(h['example'])}" for h in HELP)
         return {r.id: text for r in records}
 
     @classmethod
@@ -239,9 +245,13 @@ class Endpoint(ModelSQL, ModelView):
                 table.method, where=table.active == Literal(True)))
         ids = {r.id for r in records}
         rows = sorted(cursor, key=lambda r: (r[0] not in ids, r[0]))
-        for (id_, name, route, method), first in route_clashes(
+        for row, first in route_clashes(
                 (row, row[2], row[3]) for row in rows):
-            if id_ in ids or first[0] in ids:
+            if row[0] in ids or first[0] in ids:
+                # The record being saved is named first.
+                if row[0] not in ids:
+                    row, first = first, row
+                _, name, route, method = row
                 raise EndpointValidationError(gettext(
                         'endpoint.msg_route_method_unique',
                         endpoint=name, other=first[1],
@@ -312,7 +322,13 @@ class Endpoint(ModelSQL, ModelView):
     @classmethod
     @ModelView.button
     def sync(cls, records):
+        "Publish records; those already live are left as they are"
         cls.publish(records)
+
+    @classmethod
+    @ModelView.button_action('endpoint.wizard_sync')
+    def sync_wizard(cls, records):
+        "Show what publishing records would do, and ask to confirm"
 
     @classmethod
     @ModelView.button_action('endpoint.wizard_try')
@@ -325,31 +341,50 @@ class Endpoint(ModelSQL, ModelView):
         cls.publish(list(cls.definition_rows()))
 
     @classmethod
-    def publish(cls, records):
-        """Check every definition, then publish them all or none."""
-        pool = Pool()
-        Registry = pool.get('endpoint.registry')
-        rows = cls.definition_rows([getattr(r, 'id', r) for r in records])
+    def pending(cls, ids=None):
+        """What a publish of ids (every record when None) would write.
+
+        ``({id: (Definition, published JSON)}, errors)``: the records whose
+        definition is not the published one, and why publishing them would
+        fail.
+        """
+        rows = cls.definition_rows(ids)
         # Only what changed since it was published needs a check and a write.
-        changed = {}
-        for definition, published in rows.values():
-            text = _dumps(definition)
-            if published != text:
-                changed[definition] = text
+        pending = {id_: (definition, published)
+            for id_, (definition, published) in rows.items()
+            if published != _dumps(definition)}
         errors = []
-        for definition in changed:
+        for definition, _ in pending.values():
             for field, message in check_definition(definition):
                 errors.append(gettext('endpoint.msg_invalid_definition',
                         endpoint=definition.name,
                         field=cls.__names__(field)['field'],
                         message=message))
-        errors.extend(cls._check_published_clashes(list(changed)))
+        errors.extend(cls._check_published_clashes(
+                [d for d, _ in pending.values()]))
         # The Run As users' groups may have changed since the last save.
         errors.extend(cls._run_as_errors(
                 [d for d, _ in rows.values() if d.active]))
+        return pending, errors
+
+    @classmethod
+    def publish(cls, records, note=None):
+        """Check every definition, then publish them all or none.
+
+        ``note`` says why; it is for the published versions to keep.
+        """
+        pool = Pool()
+        Registry = pool.get('endpoint.registry')
+        pending, errors = cls.pending(
+            [getattr(r, 'id', r) for r in records])
         if errors:
             raise SyncError(gettext('endpoint.msg_sync_failed',
                     errors='\n'.join(errors)))
+        if not pending:
+            # Already live: nothing to write, no new version.
+            return
+        changed = {definition: _dumps(definition)
+            for definition, _ in pending.values()}
         transaction = Transaction()
         table = cls.__table__()
         cursor = transaction.connection.cursor()
@@ -372,10 +407,15 @@ class Endpoint(ModelSQL, ModelView):
         served = {d.id: d for d in cls.published_definitions()}
         for definition in definitions:
             served[definition.id] = definition
-        active = (d for d in sorted(served.values(), key=lambda d: d.id)
+        synced = {d.id for d in definitions}
+        # The records being synced first: the message names them first.
+        active = (d for d in sorted(served.values(),
+                key=lambda d: (d.id not in synced, d.id))
             if d.active)
         for definition, first in route_clashes(
                 (d, d.route, d.method) for d in active):
+            if definition.id not in synced and first.id in synced:
+                definition, first = first, definition
             yield gettext('endpoint.msg_route_method_unique',
                 endpoint=definition.name, other=first.name,
                 route=definition.route, method=definition.method)
@@ -463,20 +503,6 @@ class Registry(ModelSQL):
         cursor = Transaction().connection.cursor()
         cursor.execute(*table.update(
                 [table.version], [table.version + 1]))
-
-
-class SyncRegistry(Wizard):
-    "Sync every endpoint"
-    __name__ = 'endpoint.sync_registry'
-    start_state = 'sync'
-    sync = StateTransition()
-
-    def transition_sync(self):
-        Pool().get('endpoint.endpoint').sync_all()
-        return 'end'
-
-    def end(self):
-        return 'reload'
 
 
 class Log(ModelSQL, ModelView):

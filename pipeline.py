@@ -310,19 +310,37 @@ def error_response(exception, request, request_id, logs, endpoint=None):
             **({'description': exception.description}
                 if exception.description else {})).response()
     if isinstance(exception, BudgetExceeded):
-        logger.warning("Endpoint over budget %s [%s]: %s",
+        logger.warning("Endpoint over budget %s, request id %s: %s",
             request, request_id, exception)
+        # The admin handed the id finds it in the endpoint's log too.
+        if endpoint:
+            logs.append((endpoint, 'error', str(request_id),
+                    f"504 Gateway Timeout: {exception}"))
         return Problem(504, str(exception),
             request_id=str(request_id)).response()
     if isinstance(exception, HTTPException):
         return Problem(exception.code, exception.description).response()
-    logger.exception("Endpoint failure %s [%s]", request, request_id)
+    logger.exception("Endpoint failure %s, request id %s", request,
+        request_id)
     if endpoint:
+        line = _snippet_line(exception)
         logs.append((endpoint, 'error', str(request_id),
-                f"{type(exception).__name__}: {exception}"[:4000]))
+                (f"Line {line}: " if line else '')
+                + f"{type(exception).__name__}: {exception}"[:4000]))
     return Problem(500,
         f"Unexpected failure; quote error id {request_id} to the "
         "administrator.", error_id=str(request_id)).response()
+
+
+def _snippet_line(exception):
+    "The line of the snippet where exception was raised, or None"
+    line = None
+    traceback = exception.__traceback__
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename == '<endpoint>':
+            line = traceback.tb_lineno
+        traceback = traceback.tb_next
+    return line
 
 
 class RequestId:

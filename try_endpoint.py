@@ -4,6 +4,7 @@
 """The Test button: run the edited definition on a sample request."""
 import copy
 import json
+import re
 import uuid
 from contextlib import contextmanager
 from dataclasses import replace
@@ -12,8 +13,10 @@ from urllib.parse import urlsplit
 from trytond.model import ModelView, fields
 from trytond.pool import Pool
 from trytond.protocols.wrappers import Request
+from trytond.pyson import Bool, Eval
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
+from werkzeug.routing.rules import parse_converter_args
 from werkzeug.test import EnvironBuilder
 
 from trytond_endpoint.definition import METHODS
@@ -34,6 +37,17 @@ class TryRequest(ModelView):
         help="Below the mount, with the query string, e.g. /orders?limit=2")
     headers = fields.Text("Headers", help="One 'Name: value' per line.")
     body = fields.Text("Body")
+    auth = fields.Char("Authentication", readonly=True)
+    exec_user = fields.Many2One('res.user', "Run As", readonly=True,
+        states={'invisible': ~Eval('exec_user')})
+    user = fields.Many2One('res.user', "Test As",
+        domain=[('id', '!=', 0)],
+        states={
+            'invisible': Bool(Eval('exec_user')) | (Eval('auth') == 'public'),
+            'required': ~Eval('exec_user') & (Eval('auth') != 'public'),
+            },
+        help="The caller the code runs as, as if authenticated; "
+        "credentials are not checked.")
 
 
 class TryResponse(ModelView):
@@ -62,21 +76,27 @@ class TryEndpoint(Wizard):
             ])
 
     def default_start(self, fields):
-        if self.start.path:
-            return {'method': self.start.method, 'path': self.start.path,
-                'headers': self.start.headers, 'body': self.start.body}
         endpoint = self.record
+        values = {'auth': endpoint.auth,
+            'exec_user': endpoint.exec_user.id if endpoint.exec_user else None}
+        if self.start.path:
+            return dict(values, method=self.start.method,
+                path=self.start.path, headers=self.start.headers,
+                body=self.start.body,
+                user=self.start.user.id if self.start.user else None)
         headers = ''
         if endpoint.content_type:
             headers = f'Content-Type: {endpoint.content_type}'
-        return {'method': endpoint.method, 'path': endpoint.route,
-            'headers': headers, 'body': ''}
+        return dict(values, method=endpoint.method,
+            path=sample_path(endpoint.route), headers=headers, body='',
+            user=Transaction().user)
 
     def transition_run(self):
         status, headers, body, logs = try_definition(
             self.record.get_definition(), self.start.method,
             self.start.path, self.start.headers or '',
-            self.start.body or '')
+            self.start.body or '',
+            user_id=self.start.user.id if self.start.user else None)
         self.response.status = status
         self.response.headers = headers
         self.response.body = body
@@ -128,12 +148,59 @@ def _rolled_back(transaction):
             cache.clear()
 
 
-def try_definition(definition, method, path, headers_text, body):
+_VARIABLE = re.compile(r'<(?:(?P<converter>[a-zA-Z_][a-zA-Z0-9_]*)'
+    r'(?:\((?P<arguments>.*?)\))?:)?(?P<name>[a-zA-Z_][a-zA-Z0-9_]*)>')
+_SAMPLE_UUID = '123e4567-e89b-12d3-a456-426614174000'
+
+
+def sample_path(route):
+    "The route with one example value per variable, for a first run"
+    return _VARIABLE.sub(_sample_value, route)
+
+
+def _sample_value(match):
+    converter = match.group('converter') or 'default'
+    try:
+        args, kwargs = parse_converter_args(match.group('arguments') or '')
+    except (ValueError, TypeError):
+        args, kwargs = (), {}
+    if converter == 'int':
+        value = max(int(kwargs.get('min', 1)), 1)
+        if kwargs.get('max') is not None:
+            value = min(value, int(kwargs['max']))
+        return str(value).zfill(int(kwargs.get('fixed_digits', 0)))
+    if converter == 'float':
+        return str(float(kwargs.get('min', 1.5)))
+    if converter == 'uuid':
+        return _SAMPLE_UUID
+    if converter == 'any' and args:
+        return str(args[0])
+    if converter == 'path':
+        return 'example/path'
+    if converter == 'base64':
+        return 'ZXhhbXBsZQ'
+    if converter in {'default', 'string'}:
+        length = kwargs.get('length', args[0] if args else None)
+        if length:
+            return 'x' * int(length)
+        word = 'example'
+        maximum = kwargs.get('maxlength')
+        minimum = int(kwargs.get('minlength', 1))
+        if maximum is not None:
+            word = word[:int(maximum)]
+        return word.ljust(minimum, 'x')
+    # A converter with no known example: the admin fills it in.
+    return match.group(0)
+
+
+def try_definition(definition, method, path, headers_text, body,
+        user_id=None):
     """Run a definition, synced or not, on a sample request.
 
     The run happens in a transaction of its own that is always rolled back,
-    as the endpoint's exec user or else the current user; credentials are
-    not checked. Returns (status, headers, body, log) as text.
+    as the endpoint's exec user or else user_id (the current user when
+    None); credentials are not checked. Returns (status, headers, body,
+    log) as text.
     """
     pool = Pool()
     headers = {}
@@ -149,7 +216,7 @@ def try_definition(definition, method, path, headers_text, body):
     request.view_args = {'database_name': pool.database_name}
     request_id = uuid.uuid4().hex[:12]
     run_logs = []
-    user_id = definition.exec_user or Transaction().user
+    user_id = definition.exec_user or user_id or Transaction().user
     with _rolled_back(Transaction()):
         try:
             live = LiveMap(0, [replace(definition, active=True)])

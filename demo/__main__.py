@@ -64,6 +64,8 @@ def main():
 Demo server: {base}   (Tryton client: 127.0.0.1:{args.port}, database
 "{DB}", login admin / {ADMIN_PASSWORD}; Administration > Endpoints)
 
+API docs:    {base}/docs
+
   curl {base}/hello/world
   curl -X POST {base}/orders -H 'Content-Type: application/json' \\
        -d '{{"customer": "ACME", "lines": [{{"product": "P1", "qty": 2}}]}}'

@@ -410,7 +410,7 @@ class TryEndpointTestCase(ModuleTestCase):
             session_id, _, _ = Try.create()
             defaults = Try.execute(session_id, {}, 'start')
             start = defaults['view']['defaults']
-            self.assertEqual(start['path'], '/try/<int:n>')
+            self.assertEqual(start['path'], '/try/1')
             self.assertIn('application/json', start['headers'])
             result = Try.execute(session_id, {'start': {
                         'method': 'POST', 'path': '/try/7',
