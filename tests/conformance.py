@@ -28,8 +28,8 @@ def _admin_policy():
 
 
 def _is_admin_model():
-    from trytond.modules.endpoint import rest
-    return rest.is_admin_model
+    from trytond.modules.endpoint import policy
+    return policy.is_admin_model
 
 
 @contextmanager
@@ -37,7 +37,7 @@ def upstream_models_reachable():
     "The administration-model refusal lifted for UPSTREAM_MODELS only"
     module = _admin_policy()
     with mock.patch.object(
-            module, '_ALLOWED', module._ALLOWED | UPSTREAM_MODELS):
+            module, 'ALLOWED_MODELS', module.ALLOWED_MODELS | UPSTREAM_MODELS):
         yield
 
 

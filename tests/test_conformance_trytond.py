@@ -27,20 +27,6 @@ EXPECTED_DIFFERENCES = {
     'test_create': "create answers 201 with Location, not 200",
 }
 
-# Tests that wait for the fix of issue 19's first point (a POST without a
-# body, hence without Content-Type, is answered 415): remove them from here
-# when it lands, they then fail as unexpected successes.
-PENDING = {
-    name: "a POST without a body is answered 415" for name in [
-        'test_button', 'test_button_no_button', 'test_button_no_record',
-        'test_button_not_found']}
-# Its reset_password call is such a POST; it passes anyway after
-# test_button_data has reset the password, as it does against the
-# built-in.
-PENDING_UNLESS_AFTER = {
-    'test_report': "its POST without a body is answered 415"}
-
-
 class ConformanceTrytondRESTTestCase(upstream.RESTTestCase):
     "trytond's test_rest.py against /<db>/api/rest"
     module = 'endpoint'
@@ -89,9 +75,6 @@ class ConformanceTrytondRESTTestCase(upstream.RESTTestCase):
                     response.mimetype, 'application/problem+json')
 
 
-for _name, _reason in {**EXPECTED_DIFFERENCES, **PENDING}.items():
+for _name, _reason in EXPECTED_DIFFERENCES.items():
     setattr(ConformanceTrytondRESTTestCase, _name, pytest.mark.xfail(
             strict=True, reason=_reason)(getattr(upstream.RESTTestCase, _name)))
-for _name, _reason in PENDING_UNLESS_AFTER.items():
-    setattr(ConformanceTrytondRESTTestCase, _name, pytest.mark.xfail(
-            strict=False, reason=_reason)(getattr(upstream.RESTTestCase, _name)))
