@@ -183,7 +183,10 @@ def build(folder, uri, database, path=None):
     lines = ['[database]', f'uri = {uri}']
     if path:
         lines.append(f'path = {path}')
-    lines += ['[session]', 'max_attempt = 100', '']
+    lines += ['[session]', 'max_attempt = 100']
+    # What is tested here is serving across processes: the public
+    # endpoints run as the admin the RPC calls are made as.
+    lines += ['[endpoint]', 'allow_admin_exec = True', '']
     conf.write_text('\n'.join(lines))
     password = Path(folder) / 'password'
     password.write_text(PASSWORD)
