@@ -28,8 +28,16 @@ def _admin_policy():
 
 
 def _is_admin_model():
-    from trytond.modules.endpoint import rest
-    return rest.is_admin_model
+    "The function the seed REST asks, wherever the data policy keeps it"
+    import importlib
+    for name in ['policy', 'rest', 'snippet_pool']:
+        try:
+            module = importlib.import_module(f'trytond.modules.endpoint.{name}')
+        except ImportError:
+            continue
+        if hasattr(module, 'is_admin_model'):
+            return module.is_admin_model
+    raise LookupError("No is_admin_model: adapt tests/conformance.py")
 
 
 @contextmanager
