@@ -87,5 +87,7 @@ class PgLogTestCase(unittest.TestCase):
             with self.subTest(pattern=message):
                 pglog.re.compile(message)
                 pglog.re.compile(statement or '')
-                self.assertRegex(test, r'^tests/test_\w+\.py::\w+::test_\w+$')
+                for name in (test,) if isinstance(test, str) else test:
+                    self.assertRegex(
+                        name, r'^tests/test_\w+\.py::\w+::test_\w+$')
                 self.assertTrue(why)
