@@ -44,13 +44,13 @@ from trytond_endpoint.sandbox import (
     RequestView,
     check_payload,
     check_render,
-    run_snippet,
 )
 from trytond_endpoint.sandbox import Response as SnippetResponse
 from trytond_endpoint.sandbox_guards import PROXY_TYPES
 from trytond_endpoint.sandbox_namespaces import Facts, FrozenMultiMapping
 from trytond_endpoint.sandbox_namespaces import UserError as SnippetError
 
+from . import isolation
 from .rest import RestHelper
 from .snippet_pool import PoolProxy
 
@@ -398,8 +398,8 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
         budget = definition.timeout or DEFAULT_TIMEOUT
         try:
             with _limit_statements(transaction, budget):
-                run_snippet(compiled.code, names, timeout=budget,
-                    memory=MEMORY_BUDGET)
+                isolation.run(compiled, definition.code, names, budget,
+                    MEMORY_BUDGET)
         finally:
             # A snippet that caught a database failure must not get its
             # broken transaction committed.
