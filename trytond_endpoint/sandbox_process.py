@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 GRACE = 0.1
 # Seconds a process waits for its start, and CPU seconds it may use in
 # its life (it is replaced after half of them).
-STARTUP_TIMEOUT = 30
+STARTUP_TIMEOUT = 60
 CPU_LIFETIME = 600
 # Where the sandbox processes write: nowhere, unless debugging.
 _STDERR = (None if os.environ.get('TRYTOND_ENDPOINT_SANDBOX_DEBUG')
@@ -116,6 +116,7 @@ class SandboxProcess:
             os.close(from_parent)
             os.close(to_parent)
         self.fd_out, self.fd_in = to_child, from_child
+        self.reader = wire.FrameReader(from_child)
         self.pid = self.process.pid
         self.enforced = None
         # Whether it may serve another run: set by each run.
@@ -134,8 +135,7 @@ class SandboxProcess:
                 })
 
     def wait_ready(self, timeout=STARTUP_TIMEOUT):
-        message = self.decode(wire.read_frame(
-                self.fd_in, time.monotonic() + timeout))
+        message = self.decode(self.reader.read(time.monotonic() + timeout))
         if message[0] != 'ready':
             raise wire.WireError('The sandbox did not start.')
         self.enforced = message[2]
@@ -215,7 +215,7 @@ class SandboxProcess:
         try:
             self._send(['run', source, timeout, sent])
             while True:
-                message = self.decode(wire.read_frame(self.fd_in, deadline))
+                message = self.decode(self.reader.read(deadline))
                 kind = message[0]
                 if kind in {'done', 'fail'}:
                     outcome = message[1]

@@ -60,6 +60,7 @@ class _Channel:
 
     def __init__(self, fd_in, fd_out):
         self.fd_in, self.fd_out = fd_in, fd_out
+        self.reader = wire.FrameReader(fd_in)
         self.types = {}
         # Bumped by each call: attribute values read before may be stale.
         self.generation = 0
@@ -110,7 +111,7 @@ class _Channel:
 
     def request(self, message):
         wire.write_frame(self.fd_out, self.encode(message))
-        answer = self.decode(wire.read_frame(self.fd_in))
+        answer = self.decode(self.reader.read())
         if answer[0] == 'ok':
             return answer[1]
         raise _error(answer[1])
@@ -344,7 +345,7 @@ def main(argv):
     cpu_recycle = cpu / 2
     while True:
         try:
-            message = channel.decode(wire.read_frame(fd_in))
+            message = channel.decode(channel.reader.read())
         except wire.WireError:
             return
         _, source, budget, names = message

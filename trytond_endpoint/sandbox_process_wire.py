@@ -172,8 +172,41 @@ def write_frame(fd, data):
         view = view[written:]
 
 
+class FrameReader:
+    """Frames read from a descriptor, as much as is there at each read:
+    a frame and its header usually come in one system call."""
+    __slots__ = ('_buffer', 'fd')
+
+    def __init__(self, fd):
+        self.fd = fd
+        self._buffer = bytearray()
+
+    def read(self, deadline=None):
+        "One frame's bytes; ``deadline`` (monotonic) bounds the wait"
+        buffer = self._buffer
+        while True:
+            if len(buffer) >= _HEADER.size:
+                length, = _HEADER.unpack_from(buffer)
+                if length > MAX_FRAME:
+                    raise WireError('The message is too large.')
+                end = _HEADER.size + length
+                if len(buffer) >= end:
+                    frame = bytes(buffer[_HEADER.size:end])
+                    del buffer[:end]
+                    return frame
+            if deadline is not None:
+                _wait_readable(self.fd, deadline)
+            try:
+                chunk = os.read(self.fd, 1 << 16)
+            except OSError as exception:
+                raise WireError(f'The pipe is closed: {exception}') from None
+            if not chunk:
+                raise WireError('The pipe is closed.')
+            buffer += chunk
+
+
 def read_frame(fd, deadline=None):
-    "One frame's bytes; ``deadline`` (monotonic) bounds the wait"
+    "One frame's bytes, read from fd alone (no buffer kept)"
     header = _read_exactly(fd, _HEADER.size, deadline)
     length, = _HEADER.unpack(header)
     if length > MAX_FRAME:
