@@ -165,16 +165,21 @@ class SandboxProcessTestCase(unittest.TestCase):
             "result['payload'] = {'sum': total, 'size': helper.size,\n"
             "    'caught': caught, 'path': request.path,\n"
             "    'header': request.headers['X-A'],\n"
+            "    'file': request.files['f'].data, 'form': request.form['q'],\n"
+            "    'hidden': request.headers.get('Authorization'),\n"
             "    'when': datetime.date(2024, 1, 31), 'raw': b'\\x00'}\n"
             "result['response'] = helper.answer()\n",
             helper=Helper(),
             request=RequestView(method='GET', path='/p', args=None,
-                headers=[('X-A', 'b'), ('Authorization', 'secret')]))
+                headers=[('X-A', 'b'), ('Authorization', 'secret')],
+                form=[('q', 'r')], files=[('f', ('a.txt', 'text/plain',
+                            b'data'))]))
         import datetime
         import decimal
         self.assertEqual(result['payload'], {
                 'sum': decimal.Decimal('3.5'), 'size': 3, 'caught': 'missing',
-                'path': '/p', 'header': 'b',
+                'path': '/p', 'header': 'b', 'file': b'data', 'form': 'r',
+                'hidden': None,
                 'when': datetime.date(2024, 1, 31), 'raw': b'\x00'})
         self.assertEqual(calls, [(decimal.Decimal('1.5'), 2)])
         # The very object made on this side, not a copy.

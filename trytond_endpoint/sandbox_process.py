@@ -98,6 +98,11 @@ def _type_id(kind):
     return type_id
 
 
+def command(*args):
+    "The command line of a sandbox process (a benchmark may wrap it)"
+    return [sys.executable, '-I', '-c', _BOOT, _ROOT, *args]
+
+
 class SandboxProcess:
     "One sandbox process and the conversation of its runs"
 
@@ -106,9 +111,8 @@ class SandboxProcess:
         from_child, to_parent = os.pipe()
         try:
             self.process = subprocess.Popen(
-                [sys.executable, '-I', '-c', _BOOT, _ROOT, str(os.getpid()),
-                    str(from_parent), str(to_parent), str(memory or 0),
-                    str(cpu)],
+                command(str(os.getpid()), str(from_parent), str(to_parent),
+                    str(memory or 0), str(cpu)),
                 env={}, cwd='/', stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=_STDERR,
                 pass_fds=(from_parent, to_parent), close_fds=True)

@@ -124,6 +124,7 @@ def _multi_pairs(mapping):
 
 def _request_view(fields):
     xml = fields.pop('xml', None)
+    fields['files'] = [(name, tuple(f)) for name, f in fields['files']]
     view = RequestView(**fields)
     if xml:
         # Parsed here again: its queries (find, iter…) are C code the
