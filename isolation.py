@@ -11,6 +11,8 @@ objects an inline run uses. ``inline`` runs it in the server process, as
 development setups may prefer (a debugger sees it; nothing stops what
 runs in C).
 """
+from contextlib import nullcontext
+
 from trytond import config
 
 from trytond_endpoint.sandbox import run_snippet
@@ -23,14 +25,20 @@ if ISOLATION not in MODES:
         f"[endpoint] isolation is 'process' or 'inline', not {ISOLATION!r}")
 
 
-def run(compiled, source, names, budget, memory):
-    "Run the endpoint's snippet with names, as the configuration says"
+def run(compiled, source, names, budget, memory, limit=nullcontext):
+    """Run the endpoint's snippet with names, as the configuration says.
+
+    ``limit()`` is the context of the run's SQL deadline, entered when
+    the snippet starts (after a sandbox process is ready).
+    """
     if not _REGISTERED:
         _register()
     if ISOLATION == 'inline':
-        run_snippet(compiled.code, names, timeout=budget, memory=memory)
+        with limit():
+            run_snippet(compiled.code, names, timeout=budget, memory=memory)
     else:
-        run_isolated(source or '', names, timeout=budget, memory=memory)
+        run_isolated(source or '', names, timeout=budget, memory=memory,
+            limit=limit)
 
 
 _REGISTERED = []

@@ -397,9 +397,8 @@ def execute(request, pool, entry, path, path_params, user_id, failed,
             }
         budget = definition.timeout or DEFAULT_TIMEOUT
         try:
-            with _limit_statements(transaction, budget):
-                isolation.run(compiled, definition.code, names, budget,
-                    MEMORY_BUDGET)
+            isolation.run(compiled, definition.code, names, budget,
+                MEMORY_BUDGET, lambda: _limit_statements(transaction, budget))
         finally:
             # A snippet that caught a database failure must not get its
             # broken transaction committed.

@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 from collections import deque
+from contextlib import nullcontext
 
 from . import sandbox_process_wire as wire
 from .sandbox import (
@@ -509,11 +510,17 @@ def pool_for(memory):
     return pool
 
 
-def run_isolated(source, names, timeout=5.0, memory=None):
-    "run_snippet in a sandbox process; the same exceptions and result"
+def run_isolated(source, names, timeout=5.0, memory=None, limit=None):
+    """run_snippet in a sandbox process; the same exceptions and result.
+
+    ``limit()``, when given, is a context entered once a process is ready
+    (the run's SQL deadline): waiting for a process to start is not the
+    snippet's time.
+    """
     pool = pool_for(memory)
     sandbox = pool.acquire()
     try:
-        sandbox.run(source, names, timeout)
+        with limit() if limit is not None else nullcontext():
+            sandbox.run(source, names, timeout)
     finally:
         pool.release(sandbox, sandbox.healthy)
