@@ -42,6 +42,8 @@ def _sandbox_under_callgrind(out):
             f'--callgrind-out-file={out}.%p', sys.executable, '-I', '-c',
             _UNWALLED, sandbox_process._ROOT, *args]
     sandbox_process.command = command
+    # Python starts some fifty times slower under callgrind.
+    sandbox_process.STARTUP_TIMEOUT = 900
 
 
 def main():

@@ -139,7 +139,9 @@ class SandboxProcess:
                 '\x00R': lambda v: Response(*v),
                 })
 
-    def wait_ready(self, timeout=STARTUP_TIMEOUT):
+    def wait_ready(self, timeout=None):
+        if timeout is None:
+            timeout = STARTUP_TIMEOUT
         message = self.decode(self.reader.read(time.monotonic() + timeout))
         if message[0] != 'ready':
             raise wire.WireError('The sandbox did not start.')
