@@ -207,8 +207,12 @@ class SandboxProcess:
 
     # Runs
 
-    def run(self, source, names, timeout):
+    def run(self, source, names, timeout, memo=()):
         """Run source with names; fill ``names['result']``.
+
+        ``memo`` holds ``(object, method, args, value)`` of calls made
+        here beforehand (``pool.get('party.party')``): the first such
+        call of the snippet gets its value with no round trip.
 
         Raises what the snippet raised (the server's own exception when
         it came from here), BudgetExceeded past the deadline (the process
@@ -220,7 +224,8 @@ class SandboxProcess:
         result = names.get('result')
         sent = {k: v for k, v in names.items() if k != 'result'}
         try:
-            self._send(['run', source, timeout, sent])
+            self._send(['run', source, timeout, sent,
+                    [list(entry) for entry in memo]])
             while True:
                 message = self.decode(self.reader.read(deadline))
                 kind = message[0]
@@ -512,17 +517,18 @@ def pool_for(memory):
     return pool
 
 
-def run_isolated(source, names, timeout=5.0, memory=None, limit=None):
+def run_isolated(source, names, timeout=5.0, memory=None, limit=None,
+        memo=()):
     """run_snippet in a sandbox process; the same exceptions and result.
 
     ``limit()``, when given, is a context entered once a process is ready
     (the run's SQL deadline): waiting for a process to start is not the
-    snippet's time.
+    snippet's time. ``memo``: see :meth:`SandboxProcess.run`.
     """
     pool = pool_for(memory)
     sandbox = pool.acquire()
     try:
         with limit() if limit is not None else nullcontext():
-            sandbox.run(source, names, timeout)
+            sandbox.run(source, names, timeout, memo)
     finally:
         pool.release(sandbox, sandbox.healthy)
