@@ -87,15 +87,22 @@ def _failure_class(name):
 
 _TYPE_IDS = {}
 _METHODS = {}
+_TYPES_LOCK = threading.Lock()
 
 
 def _type_id(kind):
     type_id = _TYPE_IDS.get(kind)
     if type_id is None:
-        type_id = _TYPE_IDS[kind] = len(_TYPE_IDS) + 1
-        _METHODS[type_id] = sorted(
-            name for name in dir(kind) if not name.startswith('_')
-            and inspect.isfunction(inspect.getattr_static(kind, name)))
+        with _TYPES_LOCK:
+            type_id = _TYPE_IDS.get(kind)
+            if type_id is None:
+                # The methods a sandbox may call without asking first
+                # whether the attribute is one.
+                _METHODS[len(_TYPE_IDS) + 1] = sorted(
+                    name for name in dir(kind) if not name.startswith('_')
+                    and inspect.isfunction(
+                        inspect.getattr_static(kind, name)))
+                type_id = _TYPE_IDS[kind] = len(_TYPE_IDS) + 1
     return type_id
 
 
