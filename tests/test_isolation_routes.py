@@ -12,6 +12,7 @@ with an error id), and the next request is served.
 """
 import itertools
 import json
+import os
 from unittest import mock
 
 from trytond.pool import Pool
@@ -176,3 +177,17 @@ class IsolationRouteTestCase(EndpointRouteTestCase):
                 'trytond.modules.endpoint.isolation.run_isolated',
                 side_effect=AssertionError('not inline')):
             self.assertServedNext()
+
+    def test_sandbox_of_the_server_holds_nothing_of_it(self):
+        "The server's sandbox has no database socket, file or variable"
+        self.assertServedNext()
+        sandboxes = sandbox_process.pool_for(MEMORY)._idle
+        self.assertTrue(sandboxes)
+        for sandbox in sandboxes:
+            pid = sandbox.pid
+            with open(f'/proc/{pid}/environ', 'rb') as environ:
+                self.assertEqual(environ.read(), b'')
+            for fd in os.listdir(f'/proc/{pid}/fd'):
+                target = os.readlink(f'/proc/{pid}/fd/{fd}')
+                self.assertTrue(target == '/dev/null'
+                    or target.startswith('pipe:'), target)
