@@ -33,8 +33,10 @@ from bench.common import (
 def count(conf, database, user, rows, requests, **env):
     """Instructions per request of each row, replayed against database:
     ``(server process, sandbox processes)``"""
-    out = WORK / f'callgrind-{database}'
-    sandbox_out = WORK / f'callgrind-sandbox-{database}'
+    # One name per replay: callgrind numbers the dumps of each from 1.
+    tag = database + ''.join(f'-{v}' for v in env.values())
+    out = WORK / f'callgrind-{tag}'
+    sandbox_out = WORK / f'callgrind-sandbox-{tag}'
     child = Child(conf, database, user, rows, requests,
         prefix=['valgrind', '--tool=callgrind',
             f'--callgrind-out-file={out}'],
