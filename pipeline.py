@@ -24,6 +24,7 @@ transaction loop in ``transaction.py``, credentials in ``auth.py``.
 import datetime as dt
 import logging
 import uuid
+from contextlib import contextmanager
 from urllib.parse import quote
 
 from trytond import config
@@ -43,13 +44,12 @@ from trytond_endpoint.sandbox import (
     BudgetExceeded,
     RequestView,
     check_render,
-    run_snippet,
 )
 from trytond_endpoint.sandbox_guards import PROXY_TYPES
 from trytond_endpoint.sandbox_namespaces import Facts
 from trytond_endpoint.sandbox_namespaces import UserError as SnippetError
 
-from . import auth, policy
+from . import auth, isolation, policy
 from .rest import RestHelper
 from .snippet_pool import PoolProxy
 from .transaction import DEFAULT_TIMEOUT, limit_statements, transactional
@@ -190,10 +190,8 @@ def execute(request, pool, entry, path, path_params, user_id, logs,
             }
         budget = policy.time_budget(definition.timeout, DEFAULT_TIMEOUT)
         try:
-            with limit_statements(transaction, budget), \
-                    policy.read_only(transaction):
-                run_snippet(compiled.code, names, timeout=budget,
-                    memory=MEMORY_BUDGET)
+            isolation.run(compiled, definition.code, names, budget,
+                MEMORY_BUDGET, lambda: _run_limits(transaction, budget))
         finally:
             # A snippet that caught a database failure must not get its
             # broken transaction committed.
@@ -202,6 +200,14 @@ def execute(request, pool, entry, path, path_params, user_id, logs,
             lambda: _mount(request, pool))
         response.headers['Content-Language'] = _language(transaction, pool)
     return response
+
+
+@contextmanager
+def _run_limits(transaction, budget):
+    "What bounds a run's SQL: its deadline, and no write in a GET"
+    with limit_statements(transaction, budget), \
+            policy.read_only(transaction):
+        yield
 
 
 def _mount(request, pool):

@@ -30,6 +30,8 @@ setup(
         'lxml',
         'PyYAML',
         'RestrictedPython >= 8.0',
+        # The sandbox process's system call filter (binds libseccomp2)
+        'pyseccomp',
         ],
     extras_require={
         'test': ['proteus >= 8.2, < 8.3', 'trytond_party >= 8.2, < 8.3',

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from statistics import median
 
-from bench import instructions, map_size
+from bench import instructions, isolation, map_size
 from bench.common import (
     BIN,
     DATABASE,
@@ -42,7 +42,7 @@ from bench.common import (
 class Server:
     "gunicorn serving one database: a worker's heap holds its map only"
 
-    def __init__(self, conf, user, workers, database=DATABASE):
+    def __init__(self, conf, user, workers, database=DATABASE, **env):
         self.port = free_port()
         self.workers = workers
         self.database = database
@@ -54,7 +54,8 @@ class Server:
                 '--chdir', str(ROOT), '--backlog', '256',
                 'bench.floor_app:app'],
             env=clean_env(TRYTOND_CONFIG=str(conf),
-                TRYTOND_DATABASE_NAMES=database, BENCH_USER=str(user)),
+                TRYTOND_DATABASE_NAMES=database, BENCH_USER=str(user),
+                **env),
             stdout=self.log, stderr=subprocess.STDOUT)
 
     def url(self, path):
@@ -210,6 +211,7 @@ def ratio(bench, name, base):
 
 BASES = {
     'custom endpoint': 'floor',
+    'custom endpoint, inline': 'floor',
     'seed REST read': 'built-in REST read',
     'custom + 10 others': 'custom endpoint',
     'custom + 1,000 others': 'custom + 10 others',
@@ -222,7 +224,8 @@ def report(bench, sync, memory, workers):
     say(f"{'row':<24} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
         f"{'non-2xx':>7}  ratio (median of rounds; range)")
     shown = ['floor', 'built-in REST read', 'seed REST read',
-        'custom endpoint', *[n for n in BASES if n.startswith('custom +')]]
+        'custom endpoint', 'custom endpoint, inline',
+        *[n for n in BASES if n.startswith('custom +')]]
     for name in sorted(bench.rows, key=lambda n: (
                 shown.index(n) if n in shown else len(shown))):
         result = bench.summary(name)
@@ -287,7 +290,14 @@ def main():
         help="time the custom endpoint with 10 and 10,000 others in "
         "turns, in process, instead (default 40 pairs); see "
         "bench/map_size.py")
+    parser.add_argument('--isolation', type=int, metavar='REPEAT',
+        nargs='?', const=300, default=None,
+        help="time a run and a round trip in a sandbox process against "
+        "inline, and its memory, instead; see bench/isolation.py")
     args = parser.parse_args()
+    if args.isolation is not None:
+        isolation.run(args.isolation)
+        return
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir()
     if args.instructions is not None:
@@ -312,8 +322,9 @@ def main():
             scaled[10000] = f'{DATABASE}_10000'
             copy_database(cluster, scaled[10000])
 
-            def serve(database=DATABASE):
-                server = Server(conf, facts['user'], args.workers, database)
+            def serve(database=DATABASE, **env):
+                server = Server(conf, facts['user'], args.workers, database,
+                    **env)
                 servers.append(server)
                 server.wait(floor)
                 return server
@@ -345,6 +356,10 @@ def main():
             # of two rows.
             bench.add('floor', floor_server, floor)
             bench.add('custom endpoint', serve(), custom)
+            # The snippet in the server process: what the sandbox process
+            # costs.
+            bench.add('custom endpoint, inline',
+                serve(TRYTOND_ENDPOINT__ISOLATION='inline'), custom)
             bench.add('built-in REST read', serve(),
                 f'/rest/model/party.party/{party}', rest)
             bench.add('seed REST read', serve(),

@@ -94,12 +94,13 @@ class Child:
     "A bench.replay process, stepped row by row"
 
     def __init__(self, conf, database, user, rows, requests, repeat=1,
-            prefix=(), stderr=None):
+            prefix=(), stderr=None, env=None):
         self.process = subprocess.Popen([*prefix, sys.executable, '-m',
                 'bench.replay', json.dumps(rows), str(requests),
                 str(repeat)],
             cwd=ROOT, env=clean_env(TRYTOND_CONFIG=str(conf),
-                TRYTOND_DATABASE_NAMES=database, BENCH_USER=str(user)),
+                TRYTOND_DATABASE_NAMES=database, BENCH_USER=str(user),
+                **(env or {})),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
             text=True)
 

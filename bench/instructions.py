@@ -15,6 +15,7 @@ the time spent waiting are in the ``wrk`` rows.
 import re
 import subprocess
 import time
+from pathlib import Path
 
 from bench.common import (
     DATABASE,
@@ -29,23 +30,36 @@ from bench.common import (
 )
 
 
-def count(conf, database, user, rows, requests):
-    "Instructions per request of each row, replayed against database"
-    out = WORK / f'callgrind-{database}'
+def count(conf, database, user, rows, requests, **env):
+    """Instructions per request of each row, replayed against database:
+    ``(server process, sandbox processes)``"""
+    # One name per replay: callgrind numbers the dumps of each from 1.
+    tag = database + ''.join(f'-{v}' for v in env.values())
+    out = WORK / f'callgrind-{tag}'
+    sandbox_out = WORK / f'callgrind-sandbox-{tag}'
     child = Child(conf, database, user, rows, requests,
         prefix=['valgrind', '--tool=callgrind',
             f'--callgrind-out-file={out}'],
-        stderr=subprocess.DEVNULL)
+        stderr=subprocess.DEVNULL,
+        env={'BENCH_SANDBOX_CALLGRIND': str(sandbox_out), **env})
     counts = {}
     try:
         for name, _, _ in rows:
             child.expect('ready')
-            _control(child.process, '--zero')
+            sandboxes = _children(child.process.pid)
+            for pid in [child.process.pid, *sandboxes]:
+                _control(pid, '--zero')
             child.go()
             child.expect('done')
-            before = set(WORK.glob(f'{out.name}.*'))
-            _control(child.process, '--dump=' + name)
-            counts[name] = _total(_new_dump_text(out, before)) / requests
+            before = set(WORK.glob('callgrind-*'))
+            _control(child.process.pid, '--dump=' + name)
+            server = _total(_new_dump_text(out, before)) / requests
+            sandbox = 0
+            for pid in sandboxes:
+                _control(pid, '--dump=' + name)
+                sandbox += _total(_new_dump_text(
+                        WORK / f'{sandbox_out.name}.{pid}', before))
+            counts[name] = (server, sandbox / requests)
             child.go()
         child.process.wait(60)
     finally:
@@ -53,8 +67,21 @@ def count(conf, database, user, rows, requests):
     return counts
 
 
-def _control(process, option):
-    subprocess.run(['callgrind_control', option, str(process.pid)],
+def _children(pid):
+    "The sandbox processes of the replay process (any of its threads)"
+    pids = []
+    for task in Path(f'/proc/{pid}/task').iterdir():
+        try:
+            pids += [int(p) for p in (task / 'children').read_text().split()]
+        except OSError:
+            pass
+    return pids
+
+
+def _control(pid, option):
+    # By pid: without one, callgrind_control acts on every callgrind run
+    # of the machine.
+    subprocess.run(['callgrind_control', option, str(pid)],
         check=True, capture_output=True)
 
 
@@ -97,6 +124,9 @@ def run(requests):
             ]
         say(f"Counting ({requests} requests per row, under callgrind)…")
         counts = count(conf, DATABASE, user, rows, requests)
+        counts.update(count(conf, DATABASE, user, [['custom endpoint, inline',
+                        f'/{DATABASE}/api/bench/party/{party}', {}]],
+                requests, TRYTOND_ENDPOINT__ISOLATION='inline'))
         for n, database in scaled.items():
             name = f'custom + {n:,} others'
             counts.update(count(conf, database, user, [[name,
@@ -107,16 +137,21 @@ def run(requests):
 
 RATIOS = [
     ('custom endpoint', 'floor'),
+    ('custom endpoint, inline', 'floor'),
     ('seed REST read', 'built-in REST read'),
     ('custom + 10,000 others', 'custom + 10 others'),
     ]
 
 
 def report(counts):
-    say(f"\n{'row':<24} {'instructions/request':>22}")
-    for name, value in counts.items():
-        say(f"{name:<24} {value / 1e6:>20.3f} M")
-    say("\nbase's instructions / row's (this process only; above 1: "
-        "the row runs fewer):")
+    say(f"\n{'row':<24} {'server':>10} {'sandbox':>10} {'total':>10}"
+        "  instructions/request")
+    for name, (server, sandbox) in counts.items():
+        say(f"{name:<24} {server / 1e6:>8.3f} M {sandbox / 1e6:>8.3f} M "
+            f"{(server + sandbox) / 1e6:>8.3f} M")
+    say("\nbase's instructions / row's (server and sandbox processes; "
+        "above 1: the row runs fewer):")
     for name, base in RATIOS:
-        say(f"  {name} vs {base}: {counts[base] / counts[name]:.3f}")
+        if name in counts and base in counts:
+            say(f"  {name} vs {base}: "
+                f"{sum(counts[base]) / sum(counts[name]):.3f}")

@@ -12,6 +12,8 @@ callgrind's counters around each row, ``bench.map_size`` times it,
 both through :class:`bench.common.Child`.
 """
 import json
+import os
+import shutil
 import sys
 
 from werkzeug.test import Client
@@ -19,12 +21,37 @@ from werkzeug.test import Client
 from bench.floor_app import app
 
 WARM_UP = 50
+# The sandbox process under callgrind too: without the walls, which would
+# refuse callgrind its output file (they cost no instruction in the
+# process; the kernel runs them).
+_UNWALLED = ('import sys; sys.path.insert(0, sys.argv.pop(1)); '
+    'from trytond_endpoint import sandbox_process_limits as limits; '
+    'limits.landlock = lambda: 0; limits.seccomp = lambda: False; '
+    'limits.set_rlimits = lambda memory, cpu: {}; '
+    'limits.set_cpu_budget = lambda seconds: 0; '
+    'from trytond_endpoint.sandbox_process_child import main; '
+    'main(sys.argv[1:])')
+
+
+def _sandbox_under_callgrind(out):
+    from trytond_endpoint import sandbox_process
+    valgrind = shutil.which('valgrind')
+
+    def command(*args):
+        return [valgrind, '--tool=callgrind',
+            f'--callgrind-out-file={out}.%p', sys.executable, '-I', '-c',
+            _UNWALLED, sandbox_process._ROOT, *args]
+    sandbox_process.command = command
+    # Python starts some fifty times slower under callgrind.
+    sandbox_process.STARTUP_TIMEOUT = 900
 
 
 def main():
     rows = json.loads(sys.argv[1])
     requests = int(sys.argv[2])
     repeat = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    if os.environ.get('BENCH_SANDBOX_CALLGRIND'):
+        _sandbox_under_callgrind(os.environ['BENCH_SANDBOX_CALLGRIND'])
     client = Client(app)
     for name, path, headers in rows:
         for _ in range(WARM_UP):

@@ -428,14 +428,14 @@ class SandboxDataTestCase(EndpointRouteTestCase):
 
     def test_timeout_capped(self):
         "A snippet's own timeout is capped by [endpoint] max_timeout"
-        from trytond.modules.endpoint import pipeline as serve
+        from trytond.modules.endpoint import isolation
         budgets = []
-        original = serve.run_snippet
+        original = isolation.run
 
-        def run(*args, **kwargs):
-            budgets.append(kwargs['timeout'])
-            return original(*args, **kwargs)
-        with mock.patch.object(serve, 'run_snippet', run):
+        def run(compiled, source, names, budget, *args, **kwargs):
+            budgets.append(budget)
+            return original(compiled, source, names, budget, *args, **kwargs)
+        with mock.patch.object(isolation, 'run', run):
             self.ok("result['payload'] = 1", timeout=3600)
         self.assertEqual(budgets, [30])
         self.assertEqual(_policy().time_budget(None, 5), 5)
