@@ -44,6 +44,7 @@ from trytond_endpoint.sandbox import (
     BudgetExceeded,
     RequestView,
     check_render,
+    snippet_line,
 )
 from trytond_endpoint.sandbox_guards import PROXY_TYPES
 from trytond_endpoint.sandbox_namespaces import Facts
@@ -329,24 +330,15 @@ def error_response(exception, request, request_id, logs, endpoint=None):
     logger.exception("Endpoint failure %s, request id %s", request,
         request_id)
     if endpoint:
-        line = _snippet_line(exception)
+        # Set by the sandbox process; inline, read from the traceback.
+        line = getattr(exception, 'snippet_line', None) or snippet_line(
+            exception)
         logs.append((endpoint, 'error', str(request_id),
                 (f"Line {line}: " if line else '')
                 + f"{type(exception).__name__}: {exception}"[:4000]))
     return Problem(500,
         f"Unexpected failure; quote error id {request_id} to the "
         "administrator.", error_id=str(request_id)).response()
-
-
-def _snippet_line(exception):
-    "The line of the snippet where exception was raised, or None"
-    line = None
-    traceback = exception.__traceback__
-    while traceback is not None:
-        if traceback.tb_frame.f_code.co_filename == '<endpoint>':
-            line = traceback.tb_lineno
-        traceback = traceback.tb_next
-    return line
 
 
 class RequestId:

@@ -65,6 +65,7 @@ __all__ = [
     'json_dumps',
     'json_loads',
     'run_snippet',
+    'snippet_line',
     ]
 
 # Names every run gets besides the caller's: shared, never mutated (a
@@ -229,3 +230,14 @@ HELP = [
         '(dict of text), or response (a Response).',
         "result['payload'] = {'ok': True}\nresult['status_code'] = 201"),
     ]
+
+
+def snippet_line(exception):
+    "The line of the snippet where exception was raised, or None"
+    line = None
+    traceback = exception.__traceback__
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename == '<endpoint>':
+            line = traceback.tb_lineno
+        traceback = traceback.tb_next
+    return line

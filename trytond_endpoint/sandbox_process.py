@@ -352,6 +352,13 @@ class SandboxProcess:
 
     def _failure(self, data):
         "The exception to raise for what a run ended with"
+        exception = self._exception(data)
+        facts = data[3]
+        if isinstance(facts, dict) and isinstance(facts.get('line'), int):
+            exception.snippet_line = facts['line']
+        return exception
+
+    def _exception(self, data):
         kind, name, message, _, errors, handle = data
         if kind == 'remote':
             original = self._object([handle])

@@ -28,6 +28,7 @@ from .sandbox import (
     UploadedFile,
     compile_snippet,
     run_snippet,
+    snippet_line,
 )
 from .sandbox_guards import PROXY_TYPES, SAFE_BUILTINS
 from .sandbox_namespaces import Facts, exceptions
@@ -284,6 +285,15 @@ PROXY_TYPES.update({Remote, RemoteMethod})
 
 def _failure(exception):
     "What the server needs to answer as it would have inline"
+    failure = _failure_data(exception)
+    line = snippet_line(exception)
+    if line is not None:
+        # The attributes slot: the line the admin's log quotes.
+        failure[3] = {'line': line}
+    return failure
+
+
+def _failure_data(exception):
     handle = getattr(exception, '_endpoint_handle_', None)
     if handle is not None:
         return ['remote', '', '', None, None, handle]
