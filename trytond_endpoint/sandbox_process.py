@@ -183,6 +183,10 @@ class SandboxProcess:
                     'content_type')}
             for name in ('args', 'headers', 'form'):
                 fields[name] = _multi_pairs(getattr(value, name))
+            if getattr(value.args, '_arrays', None):
+                # A query converted by its schema: a dict, whose lists
+                # stay arrays on the other side.
+                fields['args'] = value.args.to_dict()
             fields['files'] = [[name, [f.filename, f.content_type, f.data]]
                 for name, f in _multi_pairs(value.files)]
             fields['path_params'] = dict(value.path_params)
