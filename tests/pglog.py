@@ -33,6 +33,13 @@ ALLOWED = [
             'tests/test_sandbox_routes.py::SandboxRouteTestCase::'
             'test_user_error_caught'),
         "an address without its party is refused (400)"),
+    # A create straight in a read-only transaction, to check the database
+    # refuses it (the party code's sequence is drawn first).
+    (r'^cannot execute nextval\(\) in a read-only transaction$',
+        r'^SELECT NEXTVAL\(', (
+            'tests/test_sandbox_data.py::SandboxDataTestCase::'
+            'test_sqlite_read_only_transaction'),
+        "a write in a read-only transaction is refused"),
     ]
 
 # Lines that belong to the entry before them
