@@ -50,7 +50,7 @@ from trytond_endpoint.sandbox_guards import PROXY_TYPES
 from trytond_endpoint.sandbox_namespaces import Facts
 from trytond_endpoint.sandbox_namespaces import UserError as SnippetError
 
-from . import auth, isolation, policy
+from . import auth, isolation, policy, spreadsheet
 from .rest import RestHelper
 from .snippet_pool import PoolProxy
 from .transaction import DEFAULT_TIMEOUT, limit_statements, transactional
@@ -197,8 +197,9 @@ def execute(request, pool, entry, path, path_params, user_id, logs,
             # A snippet that caught a database failure must not get its
             # broken transaction committed.
             pool_proxy._raise_failure()
-        response = _response(result, method,
-            lambda: _mount(request, pool))
+        response = spreadsheet.answer(request, path, result,
+            lambda: _mount(request, pool), definition.name) or _response(
+            result, method, lambda: _mount(request, pool))
         response.headers['Content-Language'] = _language(transaction, pool)
     return response
 

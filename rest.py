@@ -86,7 +86,7 @@ class RestHelper:
     def search(self, model, fields=None, domain=None):
         """GET a collection: ``d``, ``o``, ``s``, ``p``, ``f``, ``Range``;
         ``domain`` is added to the client's one."""
-        name, format_ = self._format(model)
+        name, format_ = self._format(model, rest_formats.COLLECTION_FORMATS)
         Model = _model(name)
         with _asking():
             base = policy.domain(
@@ -143,7 +143,7 @@ class RestHelper:
     def relation(self, model, id, field, fields=None):
         """GET a One2Many or Many2Many field of a record as a collection,
         with the parameters of ``search``."""
-        field, format_ = self._format(field)
+        field, format_ = self._format(field, rest_formats.COLLECTION_FORMATS)
         Model = _model(model)
         with _asking():
             Target = policy.relation(Model, field, self._policy_access())
@@ -246,27 +246,27 @@ class RestHelper:
             path = path.rsplit('.', 1)[0]
         return path.rstrip('/')
 
-    def _format(self, name):
+    def _format(self, name, formats=rest_formats.FORMATS):
         "The name without its format suffix, and the format to answer"
         suffix = None
         stem, dot, ext = name.rpartition('.')
-        if dot and ext in rest_formats.FORMATS and not _is_model(name):
+        if dot and ext in formats and not _is_model(name):
             name, suffix = stem, ext
-        return name, self._negotiate(suffix)
+        return name, self._negotiate(suffix, formats)
 
-    def _negotiate(self, suffix):
+    def _negotiate(self, suffix, formats=rest_formats.FORMATS):
         requested = self._request.args.get('format') or suffix
         if requested is not None:
-            if requested not in rest_formats.FORMATS:
-                raise _not_acceptable()
+            if requested not in formats:
+                raise _not_acceptable(formats)
             return requested
         accept = self._request.accept_mimetypes
         if not accept:
             return 'json'
-        best = accept.best_match(list(rest_formats.FORMATS.values()))
+        best = accept.best_match(list(formats.values()))
         if best is None:
-            raise _not_acceptable()
-        return {v: k for k, v in rest_formats.FORMATS.items()}[best]
+            raise _not_acceptable(formats)
+        return {v: k for k, v in formats.items()}[best]
 
     def _usages(self):
         header = self._request.headers.get('X-Tryton-Usage', '')
@@ -404,12 +404,13 @@ class RestHelper:
             order = policy.order(
                 Model, self._json_arg('o', None), access, allowed)
         offset, limit, ranged = self._range()
+        fetch = rest_formats.fetch_limit(format_, limit)
         names = self._fields(Model, fields)
         domain = [base_domain, domain] if base_domain else domain
         domain = [domain, *policy.scope(Model)] if policy.scope(
             Model) else domain
         try:
-            rows = Model.search_read(domain, offset=offset, limit=limit,
+            rows = Model.search_read(domain, offset=offset, limit=fetch,
                 order=order, fields_names=names)
         except (ValueError, TypeError, KeyError, IndexError) as exception:
             raise Problem(400, f"Invalid domain or order: {exception}.")
@@ -663,9 +664,9 @@ def _bad(parameter, detail):
         errors=[{'parameter': parameter, 'detail': detail}])
 
 
-def _not_acceptable():
+def _not_acceptable(formats=rest_formats.FORMATS):
     return Problem(406, "Available formats: "
-        + ', '.join(rest_formats.FORMATS.values()) + '.')
+        + ', '.join(formats.values()) + '.')
 
 
 def _in_order(rows, names):

@@ -1,7 +1,8 @@
 # This file is part of the endpoint module.  The COPYRIGHT file at the top
 # level of this repository contains the full copyright notices and license
 # terms.
-"""Record bodies of the REST helper as JSON, XML or CSV.
+"""Record bodies of the REST helper as JSON, XML or CSV; collections also
+as a spreadsheet (``xlsx``, see :mod:`trytond_endpoint.xlsx`).
 
 JSON is Tryton's own encoding (``trytond.protocols.jsonrpc.JSONEncoder``),
 byte for byte what the built-in REST API answers, so that naiad reads it.
@@ -30,18 +31,24 @@ import json
 from decimal import Decimal
 
 from lxml import etree
+from trytond import config
 from trytond.protocols.jsonrpc import JSONEncoder
+
+from trytond_endpoint import xlsx
 
 FORMATS = {
     'json': 'application/json',
     'xml': 'application/xml',
     'csv': 'text/csv',
     }
-SUFFIXES = tuple(f'.{f}' for f in FORMATS)
+# A spreadsheet is a table: only collections have one.
+COLLECTION_FORMATS = {**FORMATS, 'xlsx': xlsx.MEDIA_TYPE}
+SUFFIXES = tuple(f'.{f}' for f in COLLECTION_FORMATS)
 _CONTENT_TYPES = {
     'json': 'application/json',
     'xml': 'application/xml; charset=utf-8',
     'csv': 'text/csv; charset=utf-8; header=present',
+    'xlsx': xlsx.MEDIA_TYPE,
     }
 # Characters XML 1.0 can not carry, even escaped.
 _XML_INVALID = dict.fromkeys(
@@ -52,8 +59,26 @@ def content_type(format_):
     return _CONTENT_TYPES[format_]
 
 
+def xlsx_limits():
+    "The size of a spreadsheet answer: ``[endpoint] xlsx_max_rows``, ``…cells``"
+    return xlsx.Limits(
+        max_rows=config.getint('endpoint', 'xlsx_max_rows', default=10_000),
+        max_cells=config.getint(
+            'endpoint', 'xlsx_max_cells', default=1_000_000))
+
+
+def fetch_limit(format_, limit):
+    """The limit to read a collection with in format_: a spreadsheet is
+    bounded (400 when the client asks for more)."""
+    if format_ != 'xlsx':
+        return limit
+    return xlsx_limits().fetch_limit(limit)
+
+
 def encode(data, format_, model=None):
     "The body of ``data`` (a record dict or a list of them) as bytes"
+    if format_ == 'xlsx':
+        return xlsx.encode(data, xlsx_limits(), sheet=model or 'records')
     if format_ == 'json':
         return json.dumps(data, cls=JSONEncoder).encode('utf-8')
     if format_ == 'xml':

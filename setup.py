@@ -32,10 +32,13 @@ setup(
         'RestrictedPython >= 8.0',
         # The sandbox process's system call filter (binds libseccomp2)
         'pyseccomp',
+        # Spreadsheets of collections (rest_formats, trytond_endpoint/xlsx.py)
+        'XlsxWriter >= 3.0',
         ],
     extras_require={
         'test': ['proteus >= 8.2, < 8.3', 'trytond_party >= 8.2, < 8.3',
-            'tryton-naiad >= 8.2, < 8.3', 'pytest', 'httpx', 'ruff'],
+            'tryton-naiad >= 8.2, < 8.3', 'pytest', 'httpx', 'ruff',
+            'openpyxl'],
         'postgresql': ['psycopg[binary] >= 3', 'psycopg-pool'],
         },
     entry_points={
