@@ -22,6 +22,7 @@ from trytond_endpoint.definition import (
     CONTENT_TYPES,
     METHODS,
     Definition,
+    alias_lines,
 )
 from trytond_endpoint.routing import route_clashes
 from trytond_endpoint.sandbox import HELP
@@ -35,6 +36,7 @@ _DEFINITION_FIELDS = [
     'name', 'route', 'method', 'content_type', 'auth', 'exec_user',
     'request_schema', 'query_schema', 'response_schema', 'code', 'group',
     'description', 'documented', 'active', 'max_body_size', 'timeout']
+_DEFINITION_FIELDS.append('aliases')
 
 
 class Endpoint(ModelSQL, ModelView):
@@ -93,6 +95,10 @@ class Endpoint(ModelSQL, ModelView):
         "Time Budget",
         domain=['OR', ('timeout', '=', None), ('timeout', '>', 0)],
         help="Seconds a run may take; the configured default when empty.")
+    aliases = fields.Text(
+        "Aliases",
+        help="More routes, one Werkzeug rule per line, served like the "
+        "route: same method, same path parameters.")
     published = fields.Text("Published", readonly=True)
     state = fields.Function(fields.Selection([
                 ('live', "Live"),
@@ -242,11 +248,13 @@ class Endpoint(ModelSQL, ModelView):
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
         cursor.execute(*table.select(table.id, table.name, table.route,
-                table.method, where=table.active == Literal(True)))
+                table.method, table.aliases,
+                where=table.active == Literal(True)))
         ids = {r.id for r in records}
         rows = sorted(cursor, key=lambda r: (r[0] not in ids, r[0]))
         for row, first in route_clashes(
-                (row, row[2], row[3]) for row in rows):
+                ((*r[:2], route, r[3]), route, r[3]) for r in rows
+                for route in [r[2], *alias_lines(r[4])]):
             if row[0] in ids or first[0] in ids:
                 # The record being saved is named first.
                 if row[0] not in ids:
@@ -412,13 +420,13 @@ class Endpoint(ModelSQL, ModelView):
         active = (d for d in sorted(served.values(),
                 key=lambda d: (d.id not in synced, d.id))
             if d.active)
-        for definition, first in route_clashes(
-                (d, d.route, d.method) for d in active):
+        for (definition, route), (first, _) in route_clashes(
+                ((d, r), r, d.method) for d in active for r in d.routes()):
             if definition.id not in synced and first.id in synced:
                 definition, first = first, definition
             yield gettext('endpoint.msg_route_method_unique',
                 endpoint=definition.name, other=first.name,
-                route=definition.route, method=definition.method)
+                route=route, method=definition.method)
 
     @classmethod
     def published_definitions(cls):

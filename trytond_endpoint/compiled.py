@@ -9,7 +9,7 @@ from .contracts import (
     compile_request_schema,
 )
 from .definition import AUTH_MODES, BODY_METHODS, CONTENT_TYPES, METHODS
-from .routing import check_route
+from .routing import alias_errors, check_route
 from .sandbox import SnippetError, compile_snippet
 
 RESERVED_ROUTES = frozenset({'/openapi.json', '/openapi.yaml', '/docs'})
@@ -55,6 +55,8 @@ def check_definition(definition, root_user=0):
             definition.route.startswith('/docs/')):
         errors.append(('route',
                 f"{definition.route} is reserved for the API documentation."))
+    errors.extend(
+        ('aliases', m) for m in alias_errors(definition, RESERVED_ROUTES))
     if definition.auth not in AUTH_MODES:
         errors.append(('auth', f"Unknown auth mode {definition.auth!r}."))
     if definition.auth == 'public' and not definition.exec_user:

@@ -34,14 +34,31 @@ class Definition:
     active: bool = True
     max_body_size: int | None = None
     timeout: float | None = None
+    # More routes, one per line (see routes())
+    aliases: str | None = None
+
+    def routes(self):
+        "The route, then each alias: every rule the endpoint is served at"
+        return [self.route, *alias_lines(self.aliases)]
 
     def to_dict(self):
         # Every value is a scalar: no deep copy (asdict) needed.
-        return {name: getattr(self, name) for name in _NAMES}
+        values = {name: getattr(self, name) for name in _NAMES}
+        # Left out when empty: what was published before aliases existed
+        # stays the published text of an endpoint without any.
+        if not values['aliases']:
+            del values['aliases']
+        return values
 
     @classmethod
     def from_dict(cls, values):
         return cls(**{k: v for k, v in values.items() if k in _NAMES})
+
+
+def alias_lines(text):
+    "The aliases of a text field: one rule a line, blank lines ignored"
+    return [line.strip() for line in (text or '').splitlines()
+        if line.strip()]
 
 
 _NAMES = tuple(f.name for f in fields(Definition))

@@ -96,6 +96,50 @@ def _check_rule(route):
     return None
 
 
+def path_variables(route):
+    "``{name: converter text}`` of a route's variables"
+    return {m.group(0).rsplit(':', 1)[-1].strip('<>').strip():
+        (m.group(1) or 'default') + (m.group(2) or '')
+        for m in _VARIABLE.finditer(route)}
+
+
+def alias_errors(definition, reserved=()):
+    """Messages of what prevents serving a definition's aliases: each a
+    rule of its own, with the route's path parameters (names and
+    converters: the code reads the same ``path_params``), none served twice
+    by the endpoint itself."""
+    messages = []
+    route = definition.route or ''
+    expected = path_variables(route)
+    shapes = {route_shape(route)}
+    for alias in definition.routes()[1:]:
+        message = check_route(alias)
+        if message:
+            messages.append(f"{alias}: {message}")
+            continue
+        if alias.rstrip('/') in reserved or alias.startswith('/docs/'):
+            messages.append(
+                f"{alias} is reserved for the API documentation.")
+            continue
+        variables = path_variables(alias)
+        if variables != expected:
+            messages.append(f"{alias} must have the path parameters of the "
+                f"route ({_variables_text(expected)}), "
+                f"not {_variables_text(variables)}.")
+            continue
+        shape = route_shape(alias)
+        if shape in shapes:
+            messages.append(f"{alias} is already a route of this endpoint.")
+            continue
+        shapes.add(shape)
+    return messages
+
+
+def _variables_text(variables):
+    return ', '.join(f'<{c}:{n}>' for n, c in sorted(variables.items())
+        ) or 'none'
+
+
 def route_shape(route):
     "The route without its variable names: two routes with one shape clash"
     return _VARIABLE.sub(
@@ -151,15 +195,21 @@ class LiveMap:
         self.entries = {}
         self.map = new_map()
         for definition in self.definitions:
-            try:
-                self.map.add(MatchRule(definition.route, endpoint=definition.id,
-                        methods=[definition.method]))
-            except Exception:
-                # Checked at sync; should one still fail, it alone is lost.
-                logger.exception("Route of endpoint %s refused",
-                    definition.id)
-                continue
-            self.entries[definition.id] = Entry(definition)
+            served = False
+            # Its aliases match the same entry: one compiled snippet.
+            for route in definition.routes():
+                try:
+                    self.map.add(MatchRule(route, endpoint=definition.id,
+                            methods=[definition.method]))
+                except Exception:
+                    # Checked at sync; should one still fail, it alone is
+                    # lost.
+                    logger.exception("Route %s of endpoint %s refused",
+                        route, definition.id)
+                    continue
+                served = True
+            if served:
+                self.entries[definition.id] = Entry(definition)
         self._adapter = self.map.bind('localhost')
         self.cache = {}  # derived documents (OpenAPI…) of this version
         # A map never changes: what it answered for a path it answers again.
