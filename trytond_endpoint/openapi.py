@@ -28,6 +28,7 @@ from werkzeug.routing.converters import (
 from .definition import BODY_METHODS, METHODS
 from .problem import PROBLEM_CONTENT_TYPE
 from .routing import Base64Converter, new_map
+from .xlsx import MEDIA_TYPE as SPREADSHEET
 
 OPENAPI_VERSION = '3.1.0'
 STATIC = Path(__file__).parent / 'static'
@@ -77,7 +78,9 @@ def build_openapi(definitions, *, title, version, server_url,
     schemas = _Schemas()
     operations = _operations(definitions)
     paths, tags = {}, set()
-    for definition, template, variables in operations:
+    # The operation of each endpoint's route, that its aliases repeat.
+    built = {}
+    for definition, template, variables, alias in operations:
         method = definition.method.lower()
         item = paths.setdefault(template, {})
         if method in item:
@@ -86,7 +89,12 @@ def build_openapi(definitions, *, title, version, server_url,
             continue
         seed = (_seed_kind(template, definition.method)
             if definition.id in rest_seed_ids else None)
-        item[method] = _operation(definition, variables, schemas, seed)
+        if alias and definition.id in built:
+            item[method] = _alias_operation(
+                built[definition.id], variables, alias)
+        else:
+            item[method] = built.setdefault(definition.id,
+                _operation(definition, variables, schemas, seed))
         if definition.group:
             tags.add(definition.group)
     document = {
@@ -280,31 +288,33 @@ def load_schema(text):
 
 
 def _operations(definitions):
-    "Return [(definition, template, variables)] with consistent names."
+    """Return [(definition, template, variables, alias)] with consistent
+    names; alias numbers the endpoint's aliases from 1 (0: its route)."""
     parsed = []
     order = {m: i for i, m in enumerate(METHODS)}
     for definition in sorted(
             (d for d in definitions
                 if d.documented and d.active and d.method in order),
             key=lambda d: (order[d.method], d.route, d.id)):
-        result = route_template(definition.route)
-        if result is not None:
-            parsed.append((definition, *result))
+        for alias, route in enumerate(definition.routes()):
+            result = route_template(route)
+            if result is not None:
+                parsed.append((definition, *result, alias))
     # OpenAPI holds `/a/{x}` and `/a/{y}` for the same path: routes of one
     # shape share the variable names, the most used one at each place.
     votes = defaultdict(lambda: defaultdict(Counter))
-    for _, template, variables in parsed:
+    for _, template, variables, _ in parsed:
         for position, (name, _) in enumerate(variables):
             votes[_shape(template)][position][name] += 1
     operations = []
-    for definition, template, variables in parsed:
+    for definition, template, variables, alias in parsed:
         shape = _shape(template)
         names = [votes[shape][i].most_common(1)[0][0]
             for i in range(len(variables))]
         template = shape.format(*(f'{{{n}}}' for n in names))
         variables = [(new, old, converter)
             for new, (old, converter) in zip(names, variables)]
-        operations.append((definition, template, variables))
+        operations.append((definition, template, variables, alias))
     return operations
 
 
@@ -312,6 +322,17 @@ def _shape(template):
     "Return the template with anonymous places, ready for str.format."
     escaped = template.replace('{', '{{').replace('}', '}}')
     return re.sub(r'\{\{[^}]*\}\}', '{}', escaped)
+
+
+def _alias_operation(operation, variables, alias):
+    "The operation of an endpoint's route, at one of its aliases"
+    operation = copy.deepcopy(operation)
+    operation['operationId'] = f"{operation['operationId']}_alias_{alias}"
+    parameters = [_path_parameter(*v) for v in variables] + [
+        p for p in operation.get('parameters', ()) if p.get('in') != 'path']
+    if parameters:
+        operation['parameters'] = parameters
+    return operation
 
 
 def _operation(definition, variables, schemas, seed):
@@ -339,12 +360,17 @@ def _operation(definition, variables, schemas, seed):
             definition, schemas, base, seed)
 
     response = load_schema(definition.response_schema)
+    # A list of records can also be asked as a spreadsheet.
+    listed = bool(response) and response.get('type') == 'array'
     if response:
         response = schemas.embed(base + 'Response', response)
     if seed:
         responses = _seed_responses(seed, response)
     else:
         content = {'application/json': {'schema': response or {}}}
+        if listed:
+            content[SPREADSHEET] = {'schema': {
+                    'type': 'string', 'contentMediaType': SPREADSHEET}}
         responses = {
             '200': {'description': 'Success.', 'content': content},
             # The code may set its own status (201 Created, 202…).
@@ -576,8 +602,8 @@ def _unescape(token):
 _LIST = ['Domain', 'Order', 'Limit', 'Offset', 'Fields', 'Range']
 _CONTEXT = ['XTrytonContext', 'XTrytonUsage', 'AcceptLanguage']
 _SEED_PARAMETERS = {
-    'search': _LIST + _CONTEXT,
-    'relation': _LIST + _CONTEXT,
+    'search': _LIST + ['CollectionFormat'] + _CONTEXT,
+    'relation': _LIST + ['CollectionFormat'] + _CONTEXT,
     'read': ['Fields'] + _CONTEXT,
     'create': ['Fields'] + _CONTEXT,
     'update': ['Fields'] + _CONTEXT,
@@ -629,9 +655,15 @@ def _seed_responses(kind, schema):
         headers = dict(language, **{
                 'Content-Range': _header('ContentRange'),
                 'Accept-Ranges': _header('AcceptRanges')})
+        records = _json('The records.', schema
+            or {'type': 'array', 'items': record}, headers)
+        records['content'][SPREADSHEET] = {'schema': {
+                'type': 'string', 'contentMediaType': SPREADSHEET,
+                'description': ("A sheet with a header row and a row per "
+                    "record (`format=xlsx`, `.xlsx` or `Accept`); over the "
+                    "server's row limit 400: page with `s` or `Range`.")}}
         return {
-            '200': _json('The records.', schema
-                or {'type': 'array', 'items': record}, headers),
+            '200': records,
             '416': {'$ref': '#/components/responses/RangeNotSatisfiable'},
             }
     if kind == 'read':
@@ -711,6 +743,10 @@ def _seed_parameter_components():
             "By default the model's JSON fields for the usages.",
             {'type': 'array', 'items': {'type': 'string'}},
             style='form', explode=True),
+        'CollectionFormat': parameter('format', 'query',
+            'The format of the answer, instead of `Accept` or a suffix '
+            '(`.xlsx`…) of the model or field name.',
+            {'type': 'string', 'enum': ['json', 'xlsx']}),
         'Range': parameter('Range', 'header',
             '`records=<first>-<end>`, answered with `Content-Range`.',
             {'type': 'string', 'pattern': r'^records=\d+-\d*$'}),
