@@ -497,6 +497,42 @@ def test_slow_snippet(site):
     assert fast_times[-1] < end
 
 
+def test_aliases_every_worker(site):
+    "After one sync, every worker of every process answers at each alias"
+    routes = ['/mp/alias/<int:id>', '/mp/alias-b/<int:id>',
+        '/mp/alias-c/<int:id>']
+    code = ("result['payload'] = {'v': 1, "
+        "'id': request.path_params['id']}\n")
+    id_ = site.rpc.create(route=routes[0], aliases='\n'.join(routes[1:]),
+        code=code)
+    site.rpc.sync([id_])
+    paths = [r.replace('<int:id>', '7') for r in routes]
+
+    def served(paths):
+        # Concurrent requests on fresh connections reach every worker.
+        for server in site.servers:
+            with Load(server, paths, threads=6, requests=60,
+                    seconds=60) as load:
+                pass
+            assert not load.errors, load.errors[:3]
+            assert len(load.results) == 60
+            for route, _, _, status, _, body in load.results:
+                assert status == 200, (route, body)
+                assert json.loads(body) == {'v': 1, 'id': 7}
+
+    served(paths)
+    # One sync moves an alias: the old path is gone everywhere at once.
+    site.rpc.write([id_], aliases='/mp/alias-d/<int:id>')
+    site.rpc.sync([id_])
+    served([paths[0], '/mp/alias-d/7'])
+    for server in site.servers:
+        for _ in range(3):
+            status, headers, _ = server.get(paths[1])
+            assert status == 404
+            assert headers.get_content_type() == PROBLEM
+    site.rpc.delete([id_])
+
+
 # Last: after a restart, each worker's connection pool takes a while to
 # leave its reconnection back-off, which would slow the tests after it.
 @only_postgresql
