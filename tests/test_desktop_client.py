@@ -98,7 +98,7 @@ class DesktopClientTestCase(unittest.TestCase):
         self.assertIn('Sample hidden', tabs['All'])
         self.assertGreater(len(tabs['All']), 20)
         self.assertEqual(self.facts['form_pages'], ['Code', 'Contract',
-                'Documentation', 'Logs', 'Code Help'])
+                'Documentation', 'Aliases', 'Logs', 'Code Help'])
         self.assertGreaterEqual(self.facts['form_log_lines'], 2)
         self.assertIn('endpoint-form-logs.png', self.report['screenshots'])
         self.assertIn('endpoint-form-code.png', self.report['screenshots'])

@@ -513,7 +513,7 @@ def test_aliases_every_worker(site):
         for server in site.servers:
             with Load(server, paths, threads=6, requests=60,
                     seconds=60) as load:
-                pass
+                load.settle(count=60, timeout=60)
             assert not load.errors, load.errors[:3]
             assert len(load.results) == 60
             for route, _, _, status, _, body in load.results:
