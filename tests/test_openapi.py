@@ -10,6 +10,7 @@ import yaml
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
 from trytond_endpoint.definition import Definition
+from trytond_endpoint.xlsx import MEDIA_TYPE as SPREADSHEET
 from trytond_endpoint.openapi import (
     build_openapi,
     docs_page,
@@ -361,11 +362,16 @@ def test_seed_routes(doc):
 
     search = paths['/rest/model/{name}']['get']
     assert refs(search) == ['Domain', 'Order', 'Limit', 'Offset', 'Fields',
-        'Range', 'XTrytonContext', 'XTrytonUsage', 'AcceptLanguage']
+        'Range', 'CollectionFormat', 'XTrytonContext', 'XTrytonUsage',
+        'AcceptLanguage']
     parameters = doc['components']['parameters']
     assert [parameters[n]['name'] for n in refs(search)] == [
-        'd', 'o', 's', 'p', 'f', 'Range', 'X-Tryton-Context',
+        'd', 'o', 's', 'p', 'f', 'Range', 'format', 'X-Tryton-Context',
         'X-Tryton-Usage', 'Accept-Language']
+    assert parameters['CollectionFormat']['schema']['enum'] == [
+        'json', 'xlsx']
+    assert set(search['responses']['200']['content']) == {
+        'application/json', SPREADSHEET}
     assert parameters['Fields']['schema']['type'] == 'array'
     assert parameters['Fields']['explode'] is True
     assert parameters['Range']['in'] == 'header'
@@ -386,10 +392,48 @@ def test_seed_routes(doc):
     assert 'application/octet-stream' in report['responses']['200'][
         'content']
     assert 'Range' not in refs(report)
+    assert 'CollectionFormat' not in refs(read)
+    assert set(read['responses']['200']['content']) == {'application/json'}
     for item in paths.values():
         for op in item.values():
             if op['operationId'].rsplit('_', 1)[1] in {'101', '103'}:
                 assert op['security'] == [{'bearer': []}]
+
+
+def test_aliases():
+    "Each alias is a path with the route's operation, its own operationId"
+    query = json.dumps({'type': 'object',
+            'properties': {'q': {'type': 'string'}}})
+    response = json.dumps({'type': 'array', 'items': {'type': 'object'}})
+    document = build_openapi([
+            Definition(1, 'Item', '/items/<int:id>', 'GET',
+                aliases='/things/<int:id>\n/v1/items/<int:id>',
+                query_schema=query, response_schema=response),
+            Definition(2, 'Other', '/other', 'GET'),
+            ], title='Shop', version='8.2',
+        server_url='http://localhost:8000/shop/api')
+    validate(document, cls=OpenAPIV31SpecValidator)
+    found = operations(document)
+    assert {op_id: (path, method) for op_id, (path, method, _)
+        in found.items()} == {
+        'item_1': ('/items/{id}', 'get'),
+        'item_1_alias_1': ('/things/{id}', 'get'),
+        'item_1_alias_2': ('/v1/items/{id}', 'get'),
+        'other_2': ('/other', 'get'),
+        }
+    route = found['item_1'][2]
+    for op_id in ['item_1_alias_1', 'item_1_alias_2']:
+        alias = found[op_id][2]
+        assert alias['parameters'] == route['parameters']
+        assert alias['responses'] == route['responses']
+    # One set of components for the endpoint's schemas
+    assert [n for n in document['components']['schemas']
+        if n.startswith('Item1')] == ['Item1Response']
+    # A list of records can be a spreadsheet
+    assert set(route['responses']['200']['content']) == {
+        'application/json', SPREADSHEET}
+    assert set(found['other_2'][2]['responses']['200']['content']) == {
+        'application/json'}
 
 
 def test_same_shape_shares_names(doc):
