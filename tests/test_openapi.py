@@ -10,13 +10,13 @@ import yaml
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
 from trytond_endpoint.definition import Definition
-from trytond_endpoint.xlsx import MEDIA_TYPE as SPREADSHEET
 from trytond_endpoint.openapi import (
     build_openapi,
     docs_page,
     openapi_yaml,
     static_file,
 )
+from trytond_endpoint.xlsx import MEDIA_TYPE as SPREADSHEET
 
 XSD = """<?xml version="1.0"?>
 <xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">

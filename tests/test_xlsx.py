@@ -163,6 +163,21 @@ class XlsxRouteTestCase(EndpointRouteTestCase):
                 self.assertIsInstance(rows[0]['id'], int)
                 self.assertIsInstance(rows[0]['create_date'], dt.datetime)
 
+    def test_seed_rest_relation(self):
+        "A sub-collection as a spreadsheet"
+        with Transaction().start(DB_NAME, 0) as transaction:
+            party, = Pool().get('party.party').create([{'name': 'Sheet rel',
+                        'addresses': [('create', [{'city': 'Gent'},
+                                    {'city': 'Namur'}])]}])
+            transaction.commit()
+        response = self.get(
+            f'/rest/model/party.party/{party.id}/addresses.xlsx',
+            query_string=[('f', 'city')])
+        self.assertEqual(response.status_code, 200, response.data)
+        self.assertEqual(response.mimetype, XLSX)
+        self.assertEqual(sorted(r['city'] for r in records(response.data)),
+            ['Gent', 'Namur'])
+
     def test_seed_rest_limits(self):
         "Over the row limit 400 (unpaged or asked), a page of it 200"
         self.limit_rows(3)
@@ -197,17 +212,21 @@ class XlsxRouteTestCase(EndpointRouteTestCase):
 
     def test_snippet_list(self):
         "A snippet's list of records, asked as a spreadsheet"
-        define(route='/sheet/orders', auth='application', code=(
+        define(route='/sheet/orders', aliases='/sheet/orders.xlsx',
+            auth='application', code=(
                 "result['payload'] = [\n"
                 "    {'id': 1, 'total': Decimal('10.50'),\n"
                 "     'day': datetime.date(2026, 3, 1), 'paid': True},\n"
                 "    {'id': 2, 'total': Decimal('3.00'),\n"
                 "     'day': datetime.date(2026, 3, 2), 'paid': False}]\n"
                 "result['headers'] = {'X-Count': '2'}\n"))
-        for kwargs in [{'query_string': {'format': 'xlsx'}},
-                {'headers': {'Accept': XLSX}}]:
-            with self.subTest(**kwargs):
-                response = self.get('/sheet/orders', **kwargs)
+        for path, kwargs in [
+                ('/sheet/orders', {'query_string': {'format': 'xlsx'}}),
+                ('/sheet/orders', {'headers': {'Accept': XLSX}}),
+                ('/sheet/orders.xlsx', {}),
+                ]:
+            with self.subTest(path=path, **kwargs):
+                response = self.get(path, **kwargs)
                 self.assertEqual(response.status_code, 200, response.data)
                 self.assertEqual(response.mimetype, XLSX)
                 self.assertEqual(response.headers['X-Count'], '2')
