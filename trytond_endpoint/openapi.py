@@ -61,6 +61,9 @@ ERRORS = {
         "The path is served, for other methods only (a value that does "
         "not fit this route may fit another); `Allow` lists them.")),
     '413': ('PayloadTooLarge', "The body is over the size limit."),
+    '406': ('NotAcceptable', (
+        "No answer in the asked format (`format`, a suffix or `Accept`); "
+        "`detail` lists the available ones.")),
     '415': ('UnsupportedMediaType',
         "The body is not of the documented content type."),
     '416': ('RangeNotSatisfiable', "The `Range` is past the last record."),
@@ -381,6 +384,9 @@ def _operation(definition, variables, schemas, seed):
         if definition.method != 'GET':
             responses['204'] = {
                 'description': 'Done, nothing to answer.'}
+        if listed:
+            responses['406'] = {
+                '$ref': '#/components/responses/NotAcceptable'}
     statuses = ['400']
     if definition.auth != 'public':
         statuses += ['401', '403']
@@ -664,6 +670,7 @@ def _seed_responses(kind, schema):
                     "server's row limit 400: page with `s` or `Range`.")}}
         return {
             '200': records,
+            '406': {'$ref': '#/components/responses/NotAcceptable'},
             '416': {'$ref': '#/components/responses/RangeNotSatisfiable'},
             }
     if kind == 'read':
