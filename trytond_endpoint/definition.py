@@ -11,7 +11,7 @@ CONTENT_TYPES = (
     'application/x-www-form-urlencoded',
     'multipart/form-data',
     )
-AUTH_MODES = ('public', 'user', 'application')
+AUTH_MODES = ('public', 'user', 'application', 'signature', 'token')
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,15 @@ class Definition:
     active: bool = True
     max_body_size: int | None = None
     timeout: float | None = None
+    # auth 'signature' (see http/signature.py) and 'token' (http/jwt.py)
+    signature_scheme: str | None = None
+    signature_secret: str | None = None
+    signature_header: str | None = None
+    signature_algorithm: str | None = None
+    signature_encoding: str | None = None
+    signature_timestamp_header: str | None = None
+    signature_tolerance: int | None = None
+    token_scopes: str | None = None
 
     def to_dict(self):
         # Every value is a scalar: no deep copy (asdict) needed.
