@@ -18,6 +18,7 @@ import unittest
 from types import SimpleNamespace
 
 from trytond.exceptions import UserError
+from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
@@ -319,7 +320,7 @@ class SignatureRouteTestCase(EndpointRouteTestCase):
         clerk, = User.search([('login', '=', 'alice')])
         with Transaction().set_user(clerk.id), \
                 Transaction().set_context(_check_access=True):
-            with self.assertRaises(Exception):
+            with self.assertRaises(AccessError):
                 Endpoint.read([endpoint_id], ['signature_secret'])
             values, = Endpoint.read([endpoint_id], ['name'])
             self.assertNotIn('signature_secret', values)
