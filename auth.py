@@ -1,7 +1,8 @@
 # This file is part of the endpoint module.  The COPYRIGHT file at the top
 # level of this repository contains the full copyright notices and license
 # terms.
-"""Who a request runs as: public | user | application -> a user id.
+"""Who a request runs as: public | user | application -> a user id;
+signature and token in auth_signature.py and auth_token.py.
 
 ``user`` endpoints go through Tryton's own login, with its brute-force
 protection (attempts counted in the database, refused past ``[session]

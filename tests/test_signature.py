@@ -393,3 +393,20 @@ class SignatureRouteTestCase(EndpointRouteTestCase):
         self.assertFalse(Seen.record(endpoint_id, 'b', future))
         Seen.clean()
         self.assertEqual([s.digest for s in Seen.search([])], ['b'])
+
+    @with_transaction()
+    def test_other_modes_publish_as_before(self):
+        "Unset, the new fields are not in the published definition"
+        Endpoint = Pool().get('endpoint.endpoint')
+        endpoint, = Endpoint.create([dict(name='plain', route='/plain',
+                    auth='application', code='pass')])
+        Endpoint.sync([endpoint])
+        published = json.loads(endpoint.published)
+        self.assertFalse([k for k in published
+                if k.startswith(('signature_', 'token_'))])
+        self.assertEqual(endpoint.state, 'live')
+        signed_id = self.create('/hooks/published', 'github', 'pub')
+        signed = Endpoint(signed_id)
+        Endpoint.sync([signed])
+        self.assertEqual(
+            json.loads(signed.published)['signature_scheme'], 'github')

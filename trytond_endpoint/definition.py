@@ -34,7 +34,7 @@ class Definition:
     active: bool = True
     max_body_size: int | None = None
     timeout: float | None = None
-    # auth 'signature' (see http/signature.py) and 'token' (http/jwt.py)
+    # auth 'signature' (http/signature.py) and 'token' (http/jwt_token.py)
     signature_scheme: str | None = None
     signature_secret: str | None = None
     signature_header: str | None = None
@@ -46,7 +46,13 @@ class Definition:
 
     def to_dict(self):
         # Every value is a scalar: no deep copy (asdict) needed.
-        return {name: getattr(self, name) for name in _NAMES}
+        values = {name: getattr(self, name) for name in _NAMES}
+        for name in _OMITTED_UNSET:
+            # Unset, they are left out: what was published before they
+            # existed is still the same definition, still live.
+            if values[name] is None:
+                del values[name]
+        return values
 
     @classmethod
     def from_dict(cls, values):
@@ -54,3 +60,5 @@ class Definition:
 
 
 _NAMES = tuple(f.name for f in fields(Definition))
+_OMITTED_UNSET = tuple(n for n in _NAMES
+    if n.startswith(('signature_', 'token_')))
