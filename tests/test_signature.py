@@ -410,3 +410,22 @@ class SignatureRouteTestCase(EndpointRouteTestCase):
         Endpoint.sync([signed])
         self.assertEqual(
             json.loads(signed.published)['signature_scheme'], 'github')
+
+    def test_snippet_never_sees_the_secret(self):
+        "Neither the endpoint facts nor the model reach the secret"
+        self.signed('/hooks/peek', 'github', 'peek-secret-value', code=(
+                "found = {'endpoint': endpoint.to_dict(),\n"
+                "    'headers': dict(request.headers)}\n"
+                "try:\n"
+                "    found['rows'] = pool.get('endpoint.endpoint')"
+                ".search_read([], fields_names=['signature_secret'])\n"
+                "except Exception as exception:\n"
+                "    found['refused'] = str(exception)\n"
+                "result['payload'] = found\n"))
+        body = b'{}'
+        response = self.post('/hooks/peek', body, {
+                'X-Hub-Signature-256': 'sha256=' + hmac.new(
+                    b'peek-secret-value', body, hashlib.sha256).hexdigest()})
+        self.assertEqual(response.status_code, 200, response.data)
+        self.assertIn('refused', json.loads(response.data))
+        self.assertNotIn(b'peek-secret-value', response.data)

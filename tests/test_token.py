@@ -18,6 +18,7 @@ from trytond.config import config
 
 from trytond_endpoint.http.jwt_token import (
     KeySet,
+    KeysUnavailable,
     Policy,
     TokenRefused,
     verify,
@@ -157,6 +158,24 @@ class VerifyTestCase(Identity, unittest.TestCase):
             with self.assertRaises(TokenRefused):
                 verify(self.provider.token(headers={'kid': f'x{n}'}), policy)
         self.assertEqual(self.jwks.fetches, before)
+
+
+class SlowJWKSTestCase(unittest.TestCase):
+    "A JWKS server that never answers"
+
+    def test_bounded_timeout(self):
+        "The fetch gives up after its timeout: no token can pass"
+        import socket
+        listener = socket.socket()
+        listener.bind(('127.0.0.1', 0))
+        listener.listen(1)
+        self.addCleanup(listener.close)
+        port = listener.getsockname()[1]
+        keys = KeySet(f'http://127.0.0.1:{port}/jwks', timeout=0.5)
+        started = time.monotonic()
+        with self.assertRaises(KeysUnavailable):
+            keys.key('rsa-1')
+        self.assertLess(time.monotonic() - started, 5)
 
 
 def _pem():
