@@ -14,7 +14,7 @@ import time
 import unittest
 
 import jwt
-from trytond.config import config
+from trytond import config
 
 from trytond_endpoint.http.jwt_token import (
     KeySet,
