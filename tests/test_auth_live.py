@@ -19,6 +19,7 @@ import sys
 import time
 
 import pytest
+from openapi_spec_validator import validate as validate_spec
 
 from .jwks_server import AUDIENCE, ISSUER, JWKSServer, Provider
 from .livesite import Site
@@ -278,7 +279,9 @@ def test_openapi_has_no_secret(site):
     text = body.decode()
     for values in ENDPOINTS:
         assert values['signature_secret'] not in text
-    schemes = json.loads(text)['components']['securitySchemes']
+    document = json.loads(text)
+    validate_spec(document)
+    schemes = document['components']['securitySchemes']
     assert {s.get('name') for s in schemes.values()} >= {
         'X-Hub-Signature-256', 'Stripe-Signature', 'X-Shopify-Hmac-Sha256',
         'X-Slack-Signature', 'X-Signature'}
