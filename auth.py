@@ -1,7 +1,8 @@
 # This file is part of the endpoint module.  The COPYRIGHT file at the top
 # level of this repository contains the full copyright notices and license
 # terms.
-"""Who a request runs as: public | user | application -> a user id.
+"""Who a request runs as: public | user | application -> a user id;
+signature and token in auth_signature.py and auth_token.py.
 
 ``user`` endpoints go through Tryton's own login, with its brute-force
 protection (attempts counted in the database, refused past ``[session]
@@ -30,6 +31,7 @@ from trytond.transaction import Transaction
 
 from trytond_endpoint.problem import Problem
 
+from . import auth_signature, auth_token
 from .transaction import UNAVAILABLE, unavailable
 
 __all__ = ['LoginRequired', 'run_as', 'login', 'login_delays']
@@ -44,6 +46,13 @@ _collected = contextvars.ContextVar('endpoint_login_delays', default=None)
 _clock = time.monotonic
 
 
+# Modes of their own modules: signed webhooks, OAuth2 access tokens.
+_OTHER_MODES = {
+    'signature': auth_signature.run_as,
+    'token': auth_token.run_as,
+    }
+
+
 class LoginRequired(Exception):
     "A user endpoint met credentials that only Tryton's login can check"
 
@@ -56,6 +65,8 @@ def run_as(definition, request, pool, caller):
     """
     if definition.auth == 'public':
         return definition.exec_user
+    if definition.auth in _OTHER_MODES:
+        return _OTHER_MODES[definition.auth](definition, request, pool)
     if definition.auth == 'user':
         if caller is None:
             if request.authorization is None and request.session is None:

@@ -35,8 +35,12 @@ _SCHEMA_FIELDS = ['request_schema', 'query_schema', 'response_schema']
 _DEFINITION_FIELDS = [
     'name', 'route', 'method', 'content_type', 'auth', 'exec_user',
     'request_schema', 'query_schema', 'response_schema', 'code', 'group',
-    'description', 'documented', 'active', 'max_body_size', 'timeout']
-_DEFINITION_FIELDS.append('aliases')
+    'description', 'documented', 'active', 'max_body_size', 'timeout',
+    'aliases',
+    # auth 'signature' and 'token' (auth_signature.py, auth_token.py)
+    'signature_scheme', 'signature_secret', 'signature_header',
+    'signature_algorithm', 'signature_encoding',
+    'signature_timestamp_header', 'signature_tolerance', 'token_scopes']
 
 
 class Endpoint(ModelSQL, ModelView):
@@ -62,12 +66,14 @@ class Endpoint(ModelSQL, ModelView):
             ('public', "Public"),
             ('user', "User"),
             ('application', "Application Key"),
+            ('signature', "Signed Webhook"),
+            ('token', "Access Token"),
             ], "Authentication", required=True, sort=False)
     exec_user = fields.Many2One(
         'res.user', "Run As", ondelete='RESTRICT',
         domain=[('id', '!=', 0)],
         states={
-            'required': Eval('auth') == 'public',
+            'required': In(Eval('auth'), ['public', 'signature']),
             },
         help="The user the code runs as; "
         "when empty, the caller's user.")
@@ -99,6 +105,70 @@ class Endpoint(ModelSQL, ModelView):
         "Aliases",
         help="More routes, one Werkzeug rule per line, served like the "
         "route: same method, same path parameters.")
+    # auth 'signature' (auth_signature.py) and 'token' (auth_token.py)
+    signature_scheme = fields.Selection([
+            (None, ''),
+            ('github', "GitHub"),
+            ('stripe', "Stripe"),
+            ('shopify', "Shopify"),
+            ('slack', "Slack"),
+            ('generic', "Generic"),
+            ], "Signature Scheme", sort=False,
+        states={
+            'invisible': Eval('auth') != 'signature',
+            'required': Eval('auth') == 'signature',
+            })
+    signature_secret = fields.Char("Signature Secret", strip=False,
+        states={
+            'invisible': Eval('auth') != 'signature',
+            'required': Eval('auth') == 'signature',
+            },
+        help="The secret the sender signs with; "
+        "readable only by Endpoint Administration.")
+    signature_header = fields.Char("Signature Header",
+        states={
+            'invisible': Eval('signature_scheme') != 'generic',
+            'required': (Eval('auth') == 'signature')
+            & (Eval('signature_scheme') == 'generic'),
+            },
+        help="The header carrying the signature, e.g. X-Signature.")
+    signature_algorithm = fields.Selection([
+            (None, ''),
+            ('sha256', "SHA-256"),
+            ('sha512', "SHA-512"),
+            ], "Signature Algorithm", sort=False,
+        states={
+            'invisible': Eval('signature_scheme') != 'generic',
+            })
+    signature_encoding = fields.Selection([
+            (None, ''),
+            ('hex', "Hexadecimal"),
+            ('base64', "Base64"),
+            ], "Signature Encoding", sort=False,
+        states={
+            'invisible': Eval('signature_scheme') != 'generic',
+            })
+    signature_timestamp_header = fields.Char("Timestamp Header",
+        states={
+            'invisible': Eval('signature_scheme') != 'generic',
+            },
+        help="When set, the signature covers \"timestamp.body\" and the "
+        "timestamp must be within the tolerance.")
+    signature_tolerance = fields.Integer("Signature Tolerance",
+        domain=['OR',
+            ('signature_tolerance', '=', None),
+            ('signature_tolerance', '>', 0),
+            ],
+        states={
+            'invisible': ~In(Eval('signature_scheme'),
+                ['stripe', 'slack', 'generic']),
+            },
+        help="Seconds a timestamped signature is accepted; 300 when empty.")
+    token_scopes = fields.Char("Required Scopes",
+        states={
+            'invisible': Eval('auth') != 'token',
+            },
+        help="Space-separated scopes the access token must grant.")
     published = fields.Text("Published", readonly=True)
     state = fields.Function(fields.Selection([
                 ('live', "Live"),
@@ -120,6 +190,14 @@ class Endpoint(ModelSQL, ModelView):
                 'sync_wizard': {},
                 'test': {},
                 })
+
+    @classmethod
+    def view_attributes(cls):
+        return super().view_attributes() + [
+            ('//page[@id="caller"]', 'states', {
+                    'invisible': ~In(Eval('auth'), ['signature', 'token']),
+                    }),
+            ]
 
     @staticmethod
     def default_active():

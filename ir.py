@@ -12,3 +12,6 @@ class Cron(metaclass=PoolMeta):
         super().__setup__()
         cls.method.selection.append(
             ('endpoint.log|clean', "Remove Old Endpoint Log Lines"))
+        cls.method.selection.append(
+            ('endpoint.signature.seen|clean',
+                "Forget Expired Webhook Signatures"))

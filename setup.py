@@ -34,6 +34,8 @@ setup(
         'pyseccomp',
         # Spreadsheets of collections (rest_formats, trytond_endpoint/xlsx.py)
         'XlsxWriter >= 3.0',
+        # Access tokens of auth mode 'token' (JWT, JWKS)
+        'PyJWT[crypto] >= 2.10',
         ],
     extras_require={
         'test': ['proteus >= 8.2, < 8.3', 'trytond_party >= 8.2, < 8.3',

@@ -20,10 +20,12 @@ from werkzeug.routing.rules import parse_converter_args
 from werkzeug.test import EnvironBuilder
 
 from trytond_endpoint.definition import METHODS
+from trytond_endpoint.http.signature import scheme_of
+from trytond_endpoint.http.signature import sign as sign_body
 from trytond_endpoint.jsonschemas import JsonSchemaContract, SchemaError, pointer_of
 from trytond_endpoint.routing import LiveMap
 
-from . import pipeline
+from . import auth_signature, pipeline
 
 
 class TryRequest(ModelView):
@@ -48,6 +50,14 @@ class TryRequest(ModelView):
             },
         help="The caller the code runs as, as if authenticated; "
         "credentials are not checked.")
+    sign = fields.Boolean("Sign",
+        states={'invisible': Eval('auth') != 'signature'},
+        help="Sign the request with the endpoint's secret, as its sender "
+        "would; unchecked, the signature headers given are verified.")
+
+    @staticmethod
+    def default_sign():
+        return True
 
 
 class TryResponse(ModelView):
@@ -82,21 +92,22 @@ class TryEndpoint(Wizard):
         if self.start.path:
             return dict(values, method=self.start.method,
                 path=self.start.path, headers=self.start.headers,
-                body=self.start.body,
+                body=self.start.body, sign=self.start.sign,
                 user=self.start.user.id if self.start.user else None)
         headers = ''
         if endpoint.content_type:
             headers = f'Content-Type: {endpoint.content_type}'
         return dict(values, method=endpoint.method,
             path=sample_path(endpoint.route), headers=headers, body='',
-            user=Transaction().user)
+            sign=True, user=Transaction().user)
 
     def transition_run(self):
         status, headers, body, logs = try_definition(
             self.record.get_definition(), self.start.method,
             self.start.path, self.start.headers or '',
             self.start.body or '',
-            user_id=self.start.user.id if self.start.user else None)
+            user_id=self.start.user.id if self.start.user else None,
+            sign=bool(self.start.sign))
         self.response.status = status
         self.response.headers = headers
         self.response.body = body
@@ -194,12 +205,13 @@ def _sample_value(match):
 
 
 def try_definition(definition, method, path, headers_text, body,
-        user_id=None):
+        user_id=None, sign=False):
     """Run a definition, synced or not, on a sample request.
 
     The run happens in a transaction of its own that is always rolled back,
     as the endpoint's exec user or else user_id (the current user when
-    None); credentials are not checked. Returns (status, headers, body,
+    None); credentials are not checked, but a signed endpoint's signature
+    is (made with its secret when sign). Returns (status, headers, body,
     log) as text.
     """
     pool = Pool()
@@ -208,10 +220,12 @@ def try_definition(definition, method, path, headers_text, body,
         name, sep, value = line.partition(':')
         if sep and name.strip():
             headers[name.strip()] = value.strip()
+    data = body.encode('utf-8') if body else None
+    if sign and definition.auth == 'signature':
+        headers.update(signed_headers(definition, data or b''))
     url = urlsplit(path if path.startswith('/') else '/' + path)
     builder = EnvironBuilder(path=url.path, query_string=url.query,
-        method=method, headers=headers,
-        data=body.encode('utf-8') if body else None)
+        method=method, headers=headers, data=data)
     request = Request(builder.get_environ())
     request.view_args = {'database_name': pool.database_name}
     request_id = uuid.uuid4().hex[:12]
@@ -222,6 +236,8 @@ def try_definition(definition, method, path, headers_text, body,
             live = LiveMap(0, [replace(definition, active=True)])
             entry, path_params = live.match(
                 url.path, method)
+            if definition.auth == 'signature':
+                user_id = auth_signature.run_as(definition, request, pool)
             response = pipeline.execute(request, pool, entry, url.path,
                 path_params, user_id, run_logs, request_id)
         except Exception as exception:
@@ -234,6 +250,16 @@ def try_definition(definition, method, path, headers_text, body,
     return (response.status_code,
         '\n'.join(f'{k}: {v}' for k, v in response.headers.items()),
         response.get_data(as_text=True), logs)
+
+
+def signed_headers(definition, data):
+    "The headers the sender of a signed endpoint would send with data"
+    try:
+        scheme = scheme_of(definition)
+    except ValueError:
+        # The run refuses it, with the same answer as a live request.
+        return {}
+    return sign_body(scheme, definition.signature_secret or '', data)
 
 
 def _response_schema_warnings(definition, response):

@@ -364,6 +364,61 @@ class Driver:
             self.pump(0.5)
         self.step('log list', log_list)
 
+        def signed_endpoint():
+            # A signed webhook: its Caller page shown, its Test wizard
+            # signing the sample.
+            web, = self.rpc('res.user', 'search',
+                [('login', '=', 'web')], 0, None, None)
+            self.rpc('endpoint.endpoint', 'create', [{
+                        'name': "Signed in the client",
+                        'route': '/client/hook', 'method': 'POST',
+                        'content_type': 'application/json',
+                        'auth': 'signature', 'exec_user': web,
+                        'signature_scheme': 'github',
+                        'signature_secret': 'client-secret',
+                        'code': "result['payload'] = {'ok': True}"}])
+            signed = self.open('Endpoints')
+            screen = signed.screen
+            self.wait(lambda: self.loaded(screen), "endpoint list again")
+            notebook = screen.screen_container.notebook
+            notebook.set_current_page(notebook.get_n_pages() - 1)
+            self.wait(lambda: self.loaded(screen), "All tab again")
+            names = [r['name'].get(r) for r in screen.group]
+            screen.current_record = screen.group[
+                names.index("Signed in the client")]
+            screen.switch_view('form')
+            self.wait(lambda: screen.current_view.view_type == 'form',
+                "signed form")
+            self.pump(0.5)
+            shown = []
+            for book in self.notebook_pages(screen.current_view.widget):
+                for index in range(book.get_n_pages()):
+                    child = book.get_nth_page(index)
+                    if child.get_visible():
+                        shown.append(self.text_of(book.get_tab_label(child)))
+                        if shown[-1] == 'Caller':
+                            book.set_current_page(index)
+            self.report['facts']['signed_pages'] = shown
+            self.screenshot('endpoint-form-caller')
+            count = len(self.wizards)
+            self.button(screen, 'test').clicked()
+            wizard = self.new_wizard(count)
+            self.wizard_at(wizard, 'start')
+            self.report['facts']['signed_sign'] = self.field(
+                wizard.screen, 'sign')
+            self.set_field(wizard.screen, 'body', '{"zen": "hi"}')
+            self.wizard_press(wizard, 'run')
+            self.wizard_at(wizard, 'response')
+            self.report['facts']['signed_status'] = self.field(
+                wizard.screen, 'status')
+            self.report['facts']['signed_output'] = ' '.join(
+                str(self.field(wizard.screen, f) or '')
+                for f in ['headers', 'body', 'logs'])
+            self.screenshot('test-wizard-signed', wizard)
+            self.wizard_press(wizard, 'end')
+            self.wizard_ended(wizard)
+        self.step('signed endpoint', signed_endpoint)
+
     def form_pages(self, screen, shot):
         "Show every page of the form's notebooks; the labels shown"
         labels = []

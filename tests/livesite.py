@@ -215,7 +215,11 @@ def load(conf, database):
 class Site:
     "A database in a temporary folder and gunicorn serving it"
 
-    def __init__(self, workers=1):
+    def __init__(self, workers=1, conf='', data=None):
+        # conf: more configuration lines; data: a module run as
+        # ``python -m data CONF DATABASE`` after the samples are loaded.
+        self.extra_conf = conf
+        self.data = data
         self.folder = Path(tempfile.mkdtemp(prefix='endpoint-live-'))
         self.database = DATABASE
         self.port = free_port()
@@ -255,7 +259,7 @@ class Site:
         self.conf.write_text(
             "[database]\nuri = sqlite://\n"
             f"path = {self.folder}\n"
-            "[session]\nmax_attempt = 1000\n")
+            "[session]\nmax_attempt = 1000\n" + self.extra_conf)
         (self.folder / f'{self.database}.sqlite').touch()
         password = self.folder / 'admin-password'
         password.write_text(ADMIN_PASSWORD)
@@ -265,6 +269,9 @@ class Site:
             env=clean_env(TRYTONPASSFILE=str(password)))
         self._run([sys.executable, '-m', 'tests.livesite', self.conf,
                 self.database], env=clean_env(), cwd=ROOT)
+        if self.data:
+            self._run([sys.executable, '-m', self.data, self.conf,
+                    self.database], env=clean_env(), cwd=ROOT)
         # demo/data.py leaves the key beside the configuration.
         self.key = (self.folder / 'key').read_text().strip()
 

@@ -83,7 +83,8 @@ class DesktopClientTestCase(unittest.TestCase):
         self.assertEqual(failed, [])
         self.assertEqual([s['name'] for s in self.report['steps']], [
                 'login', 'new record', 'test wizard', 'sync record',
-                'sync registry', 'log list', 'endpoints'])
+                'sync registry', 'log list', 'signed endpoint',
+                'endpoints'])
 
     def test_no_wizard_at_login(self):
         "The demo's data leave no configuration wizard to show at login"
@@ -98,7 +99,7 @@ class DesktopClientTestCase(unittest.TestCase):
         self.assertIn('Sample hidden', tabs['All'])
         self.assertGreater(len(tabs['All']), 20)
         self.assertEqual(self.facts['form_pages'], ['Code', 'Contract',
-                'Documentation', 'Aliases', 'Logs', 'Code Help'])
+                'Caller', 'Documentation', 'Aliases', 'Logs', 'Code Help'])
         self.assertGreaterEqual(self.facts['form_log_lines'], 2)
         self.assertIn('endpoint-form-logs.png', self.report['screenshots'])
         self.assertIn('endpoint-form-code.png', self.report['screenshots'])
@@ -127,3 +128,11 @@ class DesktopClientTestCase(unittest.TestCase):
         self.assertGreaterEqual(self.facts['log_rows'], 2)
         self.assertTrue(self.facts['request_id'])
         self.assertEqual(self.facts['log_found'], 1)
+
+    def test_signed_endpoint(self):
+        "A signed endpoint shows its Caller page; Test signs its sample"
+        self.assertIn('Caller', self.facts['signed_pages'])
+        self.assertTrue(self.facts['signed_sign'])
+        self.assertEqual(self.facts['signed_status'], 200)
+        self.assertNotIn('client-secret', self.facts['signed_output'])
+        self.assertIn('endpoint-form-caller.png', self.report['screenshots'])

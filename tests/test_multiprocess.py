@@ -531,6 +531,48 @@ def test_aliases_every_worker(site):
             assert status == 404
             assert headers.get_content_type() == PROBLEM
     site.rpc.delete([id_])
+def test_signed_webhook_once(site):
+    """A timestamped webhook signature is served once, whichever process
+    and worker it reaches; on PostgreSQL, twins sent at once too"""
+    import hashlib
+    import hmac
+    rpc = site.rpc
+    secret = 'whsec_multiprocess'
+    hook = rpc.create(route='/signed/once', method='POST',
+        content_type='application/json', auth='signature',
+        signature_scheme='stripe', signature_secret=secret,
+        code="result['payload'] = {'event': request.json['id']}\n")
+    rpc.sync([hook])
+
+    def signed(event):
+        body = json.dumps({'id': event}).encode()
+        now = int(time.time())
+        digest = hmac.new(secret.encode(), f'{now}.'.encode() + body,
+            hashlib.sha256).hexdigest()
+        return body, {'Content-Type': 'application/json',
+            'Stripe-Signature': f't={now},v1={digest}'}
+
+    def post(server, body, headers):
+        return server.get('/signed/once', method='POST', body=body,
+            headers=headers, timeout=30)
+
+    body, headers = signed('evt_seq')
+    statuses = [post(server, body, headers)[0]
+        for server in site.servers * 2]
+    assert statuses == [200] + [401] * (len(statuses) - 1), statuses
+    if BACKEND != 'postgresql':
+        return
+    body, headers = signed('evt_twins')
+    answers = []
+    threads = [threading.Thread(
+            target=lambda: answers.append(
+                post(site.servers[0], body, headers)[0]))
+        for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(answers) == [200] + [401] * 7, answers
 
 
 # Last: after a restart, each worker's connection pool takes a while to

@@ -9,6 +9,7 @@ from .contracts import (
     compile_request_schema,
 )
 from .definition import AUTH_MODES, BODY_METHODS, CONTENT_TYPES, METHODS
+from .http.auth_checks import check_auth
 from .routing import alias_errors, check_route
 from .sandbox import SnippetError, compile_snippet
 
@@ -62,6 +63,7 @@ def check_definition(definition, root_user=0):
     if definition.auth == 'public' and not definition.exec_user:
         errors.append(('exec_user',
                 "A public endpoint needs a user to run as."))
+    errors.extend(check_auth(definition))
     if definition.exec_user == root_user:
         errors.append(('exec_user',
                 "The root user can not run endpoints; choose a user with "

@@ -11,7 +11,7 @@ CONTENT_TYPES = (
     'application/x-www-form-urlencoded',
     'multipart/form-data',
     )
-AUTH_MODES = ('public', 'user', 'application')
+AUTH_MODES = ('public', 'user', 'application', 'signature', 'token')
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,19 @@ class Definition:
     active: bool = True
     max_body_size: int | None = None
     timeout: float | None = None
+    # Fields below this line were added after the first release: left out
+    # of the published text while they hold their default (to_dict).
     # More routes, one per line (see routes())
     aliases: str | None = None
+    # auth 'signature' (http/signature.py) and 'token' (http/jwt_token.py)
+    signature_scheme: str | None = None
+    signature_secret: str | None = None
+    signature_header: str | None = None
+    signature_algorithm: str | None = None
+    signature_encoding: str | None = None
+    signature_timestamp_header: str | None = None
+    signature_tolerance: int | None = None
+    token_scopes: str | None = None
 
     def routes(self):
         "The route, then each alias: every rule the endpoint is served at"
@@ -44,10 +55,11 @@ class Definition:
     def to_dict(self):
         # Every value is a scalar: no deep copy (asdict) needed.
         values = {name: getattr(self, name) for name in _NAMES}
-        # Left out when empty: what was published before aliases existed
-        # stays the published text of an endpoint without any.
-        if not values['aliases']:
-            del values['aliases']
+        for name, default in _ADDED_LATER:
+            # At their default they are left out: what was published
+            # before they existed is still the same definition, still live.
+            if values[name] in (default, ''):
+                del values[name]
         return values
 
     @classmethod
@@ -62,3 +74,5 @@ def alias_lines(text):
 
 
 _NAMES = tuple(f.name for f in fields(Definition))
+_ADDED_LATER = tuple((f.name, f.default) for f in fields(Definition)
+    if _NAMES.index(f.name) >= _NAMES.index('aliases'))

@@ -25,6 +25,7 @@ from werkzeug.routing.converters import (
     UUIDConverter,
 )
 
+from . import openapi_auth
 from .definition import BODY_METHODS, METHODS
 from .problem import PROBLEM_CONTENT_TYPE
 from .routing import Base64Converter, new_map
@@ -126,6 +127,8 @@ def build_openapi(definitions, *, title, version, server_url,
                 'type': 'http', 'scheme': 'basic',
                 'description': "Tryton login and password.",
                 },
+            **openapi_auth.security_schemes(
+                d for d, _, _ in operations),
             },
         }
     # The caller may cache or alter it: share nothing with this module.
@@ -399,7 +402,8 @@ def _operation(definition, variables, schemas, seed):
         responses.setdefault(status, {
                 '$ref': f'#/components/responses/{ERRORS[status][0]}'})
     operation['responses'] = dict(sorted(responses.items()))
-    operation['security'] = SECURITY.get(definition.auth, [])
+    operation['security'] = (openapi_auth.security(definition)
+        or SECURITY.get(definition.auth, []))
     return operation
 
 
