@@ -72,7 +72,7 @@ class RegistryVersion(ModelSQL, ModelView):
             ('number_unique', Unique(t, t.number),
                 'endpoint.msg_registry_version_number_unique'),
             ]
-        cls._order = [('number', 'DESC')]
+        cls._order = [('number', 'DESC'), ('id', 'DESC')]
         cls._buttons.update({
                 'restore': {},
                 })

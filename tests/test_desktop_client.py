@@ -83,7 +83,8 @@ class DesktopClientTestCase(unittest.TestCase):
         self.assertEqual(failed, [])
         self.assertEqual([s['name'] for s in self.report['steps']], [
                 'login', 'new record', 'test wizard', 'sync record',
-                'sync registry', 'log list', 'endpoints'])
+                'view revisions', 'sync registry', 'log list', 'versions',
+                'endpoints'])
 
     def test_no_wizard_at_login(self):
         "The demo's data leave no configuration wizard to show at login"
@@ -127,3 +128,25 @@ class DesktopClientTestCase(unittest.TestCase):
         self.assertGreaterEqual(self.facts['log_rows'], 2)
         self.assertTrue(self.facts['request_id'])
         self.assertEqual(self.facts['log_found'], 1)
+
+    def test_view_revisions(self):
+        "View Revisions shows the record as it was first saved"
+        self.assertEqual(self.facts['revision_rows'][0], 2)
+        self.assertEqual(self.facts['revision_name'], "Made in the client")
+        self.assertEqual(self.facts['current_name'],
+            "Made in the client, renamed")
+        self.assertIn('endpoint-revision.png', self.report['screenshots'])
+
+    def test_versions_and_restore(self):
+        "The versions list and form open; Restore publishes a new version"
+        facts = self.facts
+        self.assertGreaterEqual(facts['version_rows'], 3)
+        self.assertIn('Sync of the client', facts['version_notes'])
+        self.assertIn('Added: GET /client/<int:id> "Made in the client"',
+            facts['version_diff'])
+        self.assertEqual(facts['restore_note'],
+            f"Restore of version {facts['restored_number']}")
+        # The record archived by the Sync Registry is served again.
+        self.assertIn('Changed: GET /samples/hidden', facts['restore_diff'])
+        self.assertIn('Active: False -> True', facts['restore_diff'])
+        self.assertIn('version-form.png', self.report['screenshots'])
