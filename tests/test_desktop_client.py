@@ -132,9 +132,8 @@ class DesktopClientTestCase(unittest.TestCase):
     def test_view_revisions(self):
         "View Revisions shows the record as it was first saved"
         self.assertEqual(self.facts['revision_rows'][0], 2)
-        self.assertEqual(self.facts['revision_name'], "Made in the client")
-        self.assertEqual(self.facts['current_name'],
-            "Made in the client, renamed")
+        self.assertFalse(self.facts['revision_group'])
+        self.assertEqual(self.facts['current_group'], "renamed")
         self.assertIn('endpoint-revision.png', self.report['screenshots'])
 
     def test_versions_and_restore(self):
