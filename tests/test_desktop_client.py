@@ -117,8 +117,9 @@ class DesktopClientTestCase(unittest.TestCase):
 
     def test_sync_registry(self):
         "Sync Registry shows the archived record removed, then nothing"
+        # Changed: the new record's group, set before View Revisions
         self.assertEqual(self.facts['registry_summary'],
-            'Publishing will add 0, change 0 and remove 1 endpoints.')
+            'Publishing will add 0, change 1 and remove 1 endpoints.')
         self.assertIn('"Sample hidden"', self.facts['registry_removed'])
         self.assertEqual(self.facts['registry_after'],
             'Nothing to publish: every endpoint is already live.')
