@@ -5,7 +5,7 @@
 import json
 import weakref
 
-from sql import Literal
+from sql import Column, Literal
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Unique, fields
 from trytond.pool import Pool
@@ -114,25 +114,12 @@ class RegistryVersion(ModelSQL, ModelView):
         published before: taken from ``previous`` (the snapshot of the
         version before) when they are in it.
         """
-        pool = Pool()
-        Endpoint = pool.get('endpoint.endpoint')
-        Configuration = pool.get('ir.configuration')
+        Endpoint = Pool().get('endpoint.endpoint')
         previous = previous or {}
         published = set(published)
-        table = Endpoint.__table__()
-        cursor = Transaction().connection.cursor()
-        cursor.execute(*table.select(table.id, table.published,
-                where=table.published != None))  # noqa: E711
-        texts = dict(cursor)
-        names = snapshot_fields(Endpoint)
-        # The stored text of translated fields, not a translation.
-        with without_check_access(), Transaction().set_context(
-                active_test=False, language=Configuration.get_language()):
-            rows = Endpoint.read(list(texts), names)
+        rows, texts = stored_rows(Endpoint, published_only=True)
         snapshot = {}
-        for row in rows:
-            row = _normalised(Endpoint, row)
-            id_ = row.pop('id')
+        for id_, row in rows.items():
             if id_ not in published and id_ in previous:
                 snapshot[id_] = previous[id_]
                 continue
@@ -222,11 +209,9 @@ class RegistryVersion(ModelSQL, ModelView):
         names = snapshot_fields(Endpoint)
         note = gettext('endpoint.msg_restore_note', number=number)
         latest = cls.latest()
+        current, _ = stored_rows(Endpoint)
         with Transaction().set_context(active_test=False,
                 language=Configuration.get_language()):
-            current = {r['id']: _normalised(Endpoint, r)
-                for r in Endpoint.read(
-                    list(Endpoint.definition_rows()), names)}
             to_write, to_create = [], []
             for id_, values in sorted(entries.items()):
                 values = {k: v for k, v in values.items() if k in names}
@@ -325,13 +310,31 @@ def _message(id_, default, **variables):
     return text
 
 
-def _normalised(Endpoint, row):
-    # SQLite gives booleans as integers.
-    for name, value in row.items():
-        field = Endpoint._fields.get(name)
-        if isinstance(field, fields.Boolean) and value is not None:
-            row[name] = bool(value)
-    return row
+def stored_rows(Endpoint, published_only=False):
+    """``({id: {field: value}}, {id: published text})``, read in SQL.
+
+    Not ``read()``: it costs seconds for thousands of endpoints, and a
+    snapshot keeps the stored text of a translated field, not the
+    translation of the current language.
+    """
+    names = snapshot_fields(Endpoint)
+    table = Endpoint.__table__()
+    cursor = Transaction().connection.cursor()
+    cursor.execute(*table.select(table.id, table.published,
+            *[Column(table, n) for n in names],
+            where=(table.published != None) if published_only  # noqa: E711
+            else Literal(True)))
+    booleans = {n for n in names
+        if isinstance(Endpoint._fields[n], fields.Boolean)}
+    rows, published = {}, {}
+    for id_, published[id_], *values in cursor:
+        row = dict(zip(names, values))
+        # SQLite gives booleans as integers.
+        for name in booleans:
+            if row[name] is not None:
+                row[name] = bool(row[name])
+        rows[id_] = row
+    return rows, published
 
 
 def _model_exists(name):
