@@ -45,6 +45,8 @@ _DEFINITION_FIELDS = [
 
 class Endpoint(ModelSQL, ModelView):
     __name__ = 'endpoint.endpoint'
+    # The client's View Revisions: every edit, published or not.
+    _history = True
 
     name = fields.Char("Name", required=True, translate=True)
     # Not DeactivableMixin: an archived endpoint stays editable and
@@ -396,6 +398,7 @@ class Endpoint(ModelSQL, ModelView):
         # registry at once.
         Registry = Pool().get('endpoint.registry')
         Registry.bump()
+        Pool().get('endpoint.registry.version').record()
 
     @classmethod
     def copy(cls, records, default=None):
@@ -461,6 +464,7 @@ class Endpoint(ModelSQL, ModelView):
         """
         pool = Pool()
         Registry = pool.get('endpoint.registry')
+        pool.get('endpoint.registry.version').check_note(note)
         pending, errors = cls.pending(
             [getattr(r, 'id', r) for r in records])
         if errors:
@@ -486,6 +490,8 @@ class Endpoint(ModelSQL, ModelView):
         for cache in transaction.cache.values():
             cache.pop(cls.__name__, None)
         Registry.bump()
+        pool.get('endpoint.registry.version').record(
+            [d.id for d in changed], note=note)
 
     @classmethod
     def _check_published_clashes(cls, definitions):

@@ -11,3 +11,7 @@ class EndpointValidationError(ValidationError):
 
 class SyncError(UserError):
     pass
+
+
+class VersionError(UserError):
+    pass

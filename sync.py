@@ -13,6 +13,8 @@ from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from trytond_endpoint.definition import Definition
 
+from .registry import NOTE_SIZE
+
 
 def preview(records=None):
     """What publishing ``records`` (every endpoint when None) would do.
@@ -68,7 +70,7 @@ class SyncStart(ModelView):
         states={'invisible': ~Eval('removed')})
     errors = fields.Text("Errors", readonly=True,
         states={'invisible': ~Eval('errors')})
-    note = fields.Char("Note",
+    note = fields.Char("Note", size=NOTE_SIZE,
         states={'invisible': ~Eval('can_publish')},
         help="Why this version is published; kept with it.")
     can_publish = fields.Boolean("Can Publish", readonly=True)

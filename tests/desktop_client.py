@@ -5,7 +5,8 @@ the real client (GTK, so under a display: ``xvfb-run``) as ``admin``
 against a live server and walks what an administrator would open: the
 Endpoints list and every tab, an endpoint's form and every page (its Logs
 included), a new record saved, the Test wizard, the record's Sync, the
-Sync Registry wizard and the Logs list with a search.
+Sync Registry wizard, the Logs list with a search, View Revisions on a
+record and the published Versions with a Restore.
 
 Every dialog the client would show and every exception that reaches the
 GTK main loop is recorded instead of shown; what was seen is written to
@@ -33,6 +34,7 @@ class Driver:
         self.report = {'dialogs': [], 'exceptions': [], 'steps': [],
             'facts': {}, 'screenshots': []}
         self.wizards = []
+        self.revisions = []
 
     # -- set-up -----------------------------------------------------------
 
@@ -66,7 +68,10 @@ class Driver:
                 level = 'warning'
             report['dialogs'].append(
                 {'kind': kind, 'level': level, 'texts': texts})
-            if kind in {'SurDialog', 'ConfirmationDialog'}:
+            if kind == 'SurDialog':
+                # Compared by SurDialog with YES.
+                return Gtk.ResponseType.YES
+            if kind == 'ConfirmationDialog':
                 return True
             if kind == 'UserWarningDialog':
                 return 'ok'
@@ -82,6 +87,19 @@ class Driver:
             rpc.login({'password': self.password})
         common.get_credentials = credentials
         common_module.get_credentials = credentials
+
+        from tryton.gui.window import revision
+        revisions = self.revisions
+        original = revision.Revision.__init__
+
+        def revision_init(self_, revisions_, *args, **kwargs):
+            original(self_, revisions_, *args, **kwargs)
+            from gi.repository import Gtk
+            self_.combobox = self_.entry
+            while not isinstance(self_.combobox, Gtk.ComboBox):
+                self_.combobox = self_.combobox.get_parent()
+            revisions.append(self_)
+        revision.Revision.__init__ = revision_init
 
         wizards = self.wizards
         for cls in [wizard.WizardDialog, wizard.WizardForm]:
@@ -167,6 +185,7 @@ class Driver:
         self.report['screenshots'].append(path.name)
 
     def step(self, name, function):
+        print(f"step {name}", file=sys.stderr, flush=True)
         try:
             function()
         except Exception:
@@ -306,6 +325,7 @@ class Driver:
             self.wizard_at(wizard, 'start')
             self.report['facts']['sync_added'] = self.field(
                 wizard.screen, 'added')
+            self.set_field(wizard.screen, 'note', "Sync of the client")
             self.screenshot('sync-wizard', wizard)
             self.wizard_press(wizard, 'sync')
             self.wizard_ended(wizard)
@@ -324,6 +344,7 @@ class Driver:
             self.wizard_press(wizard, 'end')
             self.wizard_ended(wizard)
         self.step('sync record', sync_record)
+        self.step('view revisions', lambda: self.view_revisions(page))
 
         def sync_registry():
             count = len(self.wizards)
@@ -363,6 +384,7 @@ class Driver:
                 "log form")
             self.pump(0.5)
         self.step('log list', log_list)
+        self.step('versions', self.versions)
 
         def signed_endpoint():
             # A signed webhook: its Caller page shown, its Test wizard
@@ -418,6 +440,80 @@ class Driver:
             self.wizard_press(wizard, 'end')
             self.wizard_ended(wizard)
         self.step('signed endpoint', signed_endpoint)
+
+    def pick_revision(self, index):
+        "Answer the next Revision dialog with its row index (0: current)"
+        from gi.repository import GLib, Gtk
+        count = len(self.revisions)
+
+        def answer():
+            if len(self.revisions) == count:
+                return True  # not shown yet: ask again
+            dialog = self.revisions[-1]
+            try:
+                combobox = dialog.combobox
+                rows = combobox.get_model()
+                self.report['facts'].setdefault('revision_rows', []).append(
+                    len(rows) - 1)
+                combobox.set_active(
+                    index if index >= 0 else len(rows) + index)
+            except Exception:
+                self.report['exceptions'].append(traceback.format_exc())
+            # Always answered: an open modal dialog would block the walk.
+            dialog.win.response(Gtk.ResponseType.OK)
+            return False
+        GLib.timeout_add(100, answer)
+
+    def view_revisions(self, page):
+        "View Revisions on the new record: its first revision, then back"
+        screen = page.screen
+        # Group: not translated, so read from the history table itself.
+        self.set_field(screen, 'group', "renamed")
+        page.sig_save()
+        self.wait(lambda: not screen.current_record.modified, "renamed")
+        # The oldest revision is the last row of the dialog.
+        self.pick_revision(-1)
+        page.sig_revision()
+        self.wait(lambda: screen.context.get('_datetime'), "at a revision")
+        self.report['facts']['revision_group'] = self.field(screen, 'group')
+        self.screenshot('endpoint-revision')
+        self.pick_revision(0)
+        page.sig_revision()
+        self.wait(lambda: not screen.context.get('_datetime'), "back")
+        self.report['facts']['current_group'] = self.field(screen, 'group')
+
+    def versions(self):
+        "The published versions, one opened, the one before restored"
+        versions = self.open('Versions')
+        screen = versions.screen
+        self.wait(lambda: self.loaded(screen), "version list loaded")
+        facts = self.report['facts']
+        facts['version_rows'] = len(screen.group)
+        facts['version_notes'] = [r['note'].get(r) for r in screen.group]
+        self.screenshot('version-list')
+        target = screen.group[1]
+        facts['restored_number'] = target['number'].get(target)
+        screen.current_record = target
+        screen.switch_view('form')
+        self.wait(lambda: screen.current_view.view_type == 'form',
+            "version form")
+        facts['version_diff'] = self.field(screen, 'diff')
+        self.screenshot('version-form')
+        self.button(screen, 'restore').clicked()
+        self.wait(lambda: self.rpc('endpoint.registry.version',
+                'search_count', []) == facts['version_rows'] + 1,
+            "restored")
+        screen.switch_view('tree')
+        self.wait(lambda: screen.current_view.view_type == 'tree',
+            "version list")
+        screen.search_filter(screen.screen_container.get_text())
+        self.wait(lambda: len(screen.group) == facts['version_rows'] + 1,
+            "restored version listed")
+        top = screen.group[0]
+        facts['restore_note'] = top['note'].get(top)
+        facts['restore_diff'] = self.rpc('endpoint.registry.version',
+            'read', [top.id], ['diff'])[0]['diff']
+
 
     def form_pages(self, screen, shot):
         "Show every page of the form's notebooks; the labels shown"

@@ -83,7 +83,8 @@ class DesktopClientTestCase(unittest.TestCase):
         self.assertEqual(failed, [])
         self.assertEqual([s['name'] for s in self.report['steps']], [
                 'login', 'new record', 'test wizard', 'sync record',
-                'sync registry', 'log list', 'signed endpoint',
+                'view revisions', 'sync registry', 'log list', 'versions',
+                'signed endpoint',
                 'endpoints'])
 
     def test_no_wizard_at_login(self):
@@ -117,8 +118,9 @@ class DesktopClientTestCase(unittest.TestCase):
 
     def test_sync_registry(self):
         "Sync Registry shows the archived record removed, then nothing"
+        # Changed: the new record's group, set before View Revisions
         self.assertEqual(self.facts['registry_summary'],
-            'Publishing will add 0, change 0 and remove 1 endpoints.')
+            'Publishing will add 0, change 1 and remove 1 endpoints.')
         self.assertIn('"Sample hidden"', self.facts['registry_removed'])
         self.assertEqual(self.facts['registry_after'],
             'Nothing to publish: every endpoint is already live.')
@@ -136,3 +138,24 @@ class DesktopClientTestCase(unittest.TestCase):
         self.assertEqual(self.facts['signed_status'], 200)
         self.assertNotIn('client-secret', self.facts['signed_output'])
         self.assertIn('endpoint-form-caller.png', self.report['screenshots'])
+
+    def test_view_revisions(self):
+        "View Revisions shows the record as it was first saved"
+        self.assertEqual(self.facts['revision_rows'][0], 2)
+        self.assertFalse(self.facts['revision_group'])
+        self.assertEqual(self.facts['current_group'], "renamed")
+        self.assertIn('endpoint-revision.png', self.report['screenshots'])
+
+    def test_versions_and_restore(self):
+        "The versions list and form open; Restore publishes a new version"
+        facts = self.facts
+        self.assertGreaterEqual(facts['version_rows'], 3)
+        self.assertIn('Sync of the client', facts['version_notes'])
+        self.assertIn('Added: GET /client/<int:id> "Made in the client"',
+            facts['version_diff'])
+        self.assertEqual(facts['restore_note'],
+            f"Restore of version {facts['restored_number']}")
+        # The record archived by the Sync Registry is served again.
+        self.assertIn('Changed: GET /samples/hidden', facts['restore_diff'])
+        self.assertIn('Active: False -> True', facts['restore_diff'])
+        self.assertIn('version-form.png', self.report['screenshots'])

@@ -116,6 +116,12 @@ class Rpc:
     def delete(self, ids):
         self.model('endpoint.endpoint', 'delete', ids)
 
+    def latest_version(self):
+        "The newest published version: {'id', 'number'}"
+        version, = self.model('endpoint.registry.version', 'search_read',
+            [], 0, 1, [['number', 'DESC']], ['number'])
+        return version
+
 
 class Server:
     "gunicorn serving trytond.application:app"
@@ -459,6 +465,50 @@ def test_postgresql_syncs_under_load(pg_site):
     assert not stale, stale[:5]
     # Enough traffic to have crossed every sync on every worker.
     assert len(load.results) > 100
+
+
+@only_postgresql
+def test_postgresql_restore_seen_by_every_process(pg_site):
+    "A restore is served by every worker of every server on its next request"
+    server, = pg_site.servers
+    rpc = pg_site.rpc
+    other = Server(pg_site.folder, Path(pg_site.folder) / 'trytond.conf',
+        server.database, 1, 'pg-other')
+    try:
+        other.wait_ready()
+        kept = rpc.create(route='/restore/kept', code=snippet(1))
+        gone = rpc.create(route='/restore/gone', code=snippet(1))
+        rpc.sync([kept, gone])
+        version = rpc.latest_version()
+        # Every worker of both servers has built the map of that version.
+        for target in [server] * 6 + [other]:
+            assert version_of(target.get('/restore/kept')[2]) == 1
+
+        rpc.write([kept], code=snippet(2))
+        rpc.delete([gone])
+        new = rpc.create(route='/restore/new', code=snippet(2))
+        rpc.sync([kept, new])
+        for target in [server] * 6 + [other]:
+            assert version_of(target.get('/restore/kept')[2]) == 2
+            assert target.get('/restore/gone')[0] == 404
+            assert target.get('/restore/new')[0] == 200
+
+        rpc.model('endpoint.registry.version', 'restore', [version['id']])
+        restored = rpc.latest_version()
+        assert restored['number'] > version['number']
+        # The first request of each process after the restore: threaded
+        # workers are picked at random, so a few requests reach each one.
+        for target in [other] + [server] * 6:
+            status, _, body = target.get('/restore/kept')
+            assert (status, version_of(body)) == (200, 1)
+            status, _, body = target.get('/restore/gone')
+            assert (status, version_of(body)) == (200, 1)
+            status, headers, _ = target.get('/restore/new')
+            assert status == 404
+            assert headers.get_content_type() == PROBLEM
+    finally:
+        other.stop()
+        print("== pg-other.log", other.log.read_text()[-3000:])
 
 
 def test_slow_snippet(site):
