@@ -32,6 +32,8 @@ setup(
         'RestrictedPython >= 8.0',
         # The sandbox process's system call filter (binds libseccomp2)
         'pyseccomp',
+        # Renders GET /<db>/api/metrics in Prometheus' text format
+        'prometheus_client',
         ],
     extras_require={
         'test': ['proteus >= 8.2, < 8.3', 'trytond_party >= 8.2, < 8.3',

@@ -12,7 +12,8 @@ from .definition import AUTH_MODES, BODY_METHODS, CONTENT_TYPES, METHODS
 from .routing import check_route
 from .sandbox import SnippetError, compile_snippet
 
-RESERVED_ROUTES = frozenset({'/openapi.json', '/openapi.yaml', '/docs'})
+RESERVED_ROUTES = frozenset(
+    {'/openapi.json', '/openapi.yaml', '/docs', '/metrics'})
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ def check_definition(definition, root_user=0):
     elif definition.route.rstrip('/') in RESERVED_ROUTES or (
             definition.route.startswith('/docs/')):
         errors.append(('route',
-                f"{definition.route} is reserved for the API documentation."))
+                f"{definition.route} is reserved for the API documentation "
+                "and metrics."))
     if definition.auth not in AUTH_MODES:
         errors.append(('auth', f"Unknown auth mode {definition.auth!r}."))
     if definition.auth == 'public' and not definition.exec_user:
