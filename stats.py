@@ -29,7 +29,6 @@ from sql.functions import CurrentTimestamp
 from trytond import backend, config
 from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.pool import Pool, PoolMeta
-from trytond.tools import reduce_ids
 from trytond.transaction import Transaction
 
 from trytond_endpoint.statistics import COLUMNS, Buffer
@@ -109,7 +108,8 @@ class Statistic(ModelSQL, ModelView):
         endpoint = Endpoint.__table__()
         table = cls.__table__()
         cursor.execute(*endpoint.select(endpoint.id,
-                where=reduce_ids(endpoint.id, {e for e, _ in rows})))
+                where=fields.SQL_OPERATORS['in'](
+                    endpoint.id, list({e for e, _ in rows}))))
         alive = {i for i, in cursor}
         columns = [getattr(table, c) for c in COLUMNS]
         inserts = []
