@@ -5,7 +5,8 @@ the real client (GTK, so under a display: ``xvfb-run``) as ``admin``
 against a live server and walks what an administrator would open: the
 Endpoints list and every tab, an endpoint's form and every page (its Logs
 included), a new record saved, the Test wizard, the record's Sync, the
-Sync Registry wizard and the Logs list with a search.
+Sync Registry wizard, the Logs list with a search and the Statistics
+graph, list and form.
 
 Every dialog the client would show and every exception that reaches the
 GTK main loop is recorded instead of shown; what was seen is written to
@@ -363,6 +364,28 @@ class Driver:
                 "log form")
             self.pump(0.5)
         self.step('log list', log_list)
+
+        def statistics():
+            # The server writes its counts every few seconds.
+            self.wait(lambda: self.rpc('endpoint.statistic', 'search_count',
+                    []) > 0, "statistics written", timeout=30)
+            graph = self.open('Statistics')
+            self.wait(lambda: self.loaded(graph.screen), "graph loaded")
+            facts = self.report['facts']
+            facts['statistic_view'] = graph.screen.current_view.view_type
+            facts['statistic_requests'] = sum(
+                r['requests'].get(r) or 0 for r in graph.screen.group)
+            self.screenshot('statistic-graph')
+            graph.screen.switch_view('tree')
+            self.wait(lambda: graph.screen.current_view.view_type == 'tree',
+                "statistic list")
+            facts['statistic_rows'] = len(graph.screen.group)
+            self.screenshot('statistic-list')
+            graph.screen.switch_view('form')
+            self.wait(lambda: graph.screen.current_view.view_type == 'form',
+                "statistic form")
+            self.pump(0.5)
+        self.step('statistics', statistics)
 
     def form_pages(self, screen, shot):
         "Show every page of the form's notebooks; the labels shown"

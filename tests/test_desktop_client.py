@@ -83,7 +83,7 @@ class DesktopClientTestCase(unittest.TestCase):
         self.assertEqual(failed, [])
         self.assertEqual([s['name'] for s in self.report['steps']], [
                 'login', 'new record', 'test wizard', 'sync record',
-                'sync registry', 'log list', 'endpoints'])
+                'sync registry', 'log list', 'statistics', 'endpoints'])
 
     def test_no_wizard_at_login(self):
         "The demo's data leave no configuration wizard to show at login"
@@ -127,3 +127,11 @@ class DesktopClientTestCase(unittest.TestCase):
         self.assertGreaterEqual(self.facts['log_rows'], 2)
         self.assertTrue(self.facts['request_id'])
         self.assertEqual(self.facts['log_found'], 1)
+
+    def test_statistics(self):
+        "Statistics open as a graph of the requests, then a list"
+        self.assertEqual(self.facts['statistic_view'], 'graph')
+        # The two orders of the set-up at least, counted by the server
+        self.assertGreaterEqual(self.facts['statistic_requests'], 2)
+        self.assertGreaterEqual(self.facts['statistic_rows'], 1)
+        self.assertIn('statistic-graph.png', self.report['screenshots'])
