@@ -510,9 +510,9 @@ def _metrics(server, key):
 
 def _endpoint_key(rpc):
     "A validated endpoint key of the admin (in Endpoint Administration)"
+    # Validated when an administrator makes it
     id_, = rpc.model('res.user.application', 'create', [{
-                'user': rpc.user_id, 'application': 'endpoint',
-                'state': 'validated'}])
+                'user': rpc.user_id, 'application': 'endpoint'}])
     (values,) = rpc.model('res.user.application', 'read', [id_], ['key'])
     return values['key']
 
@@ -558,6 +558,14 @@ def test_postgresql_statistics_of_two_servers(pg_site):
         assert sum(r['requests'] for r in rows) == 12
         status, _, body = second.get('/metrics')
         assert status == 401 and b'endpoint_requests' not in body
+
+        # A server stopped gracefully writes what its workers counted
+        # before they exit, however soon after the requests.
+        for _ in range(4):
+            assert second.get(route)[0] == 200
+        second.stop()
+        totals = _metrics(first, key)
+        assert totals[('endpoint_requests_total', str(id_))] == 16, totals
     finally:
         second.stop()
         print(f"== {second.log.name}", second.log.read_text()[-3000:])
