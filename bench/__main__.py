@@ -302,9 +302,6 @@ def main():
         "statistics on and off, and time a flush, instead; see "
         "bench/stats_cost.py")
     args = parser.parse_args()
-    if args.statistics is not None:
-        stats_cost.run(args.statistics)
-        return
     if args.isolation is not None:
         isolation.run(args.isolation)
         return
@@ -312,6 +309,9 @@ def main():
     WORK.mkdir()
     if args.instructions is not None:
         instructions.run(args.instructions)
+        return
+    if args.statistics is not None:
+        stats_cost.run(args.statistics)
         return
     if args.map_size is not None:
         map_size.run(args.map_size)
