@@ -385,6 +385,25 @@ class Driver:
             self.wait(lambda: graph.screen.current_view.view_type == 'form',
                 "statistic form")
             self.pump(0.5)
+            # An endpoint's Open related records ▸ Statistics
+            from tryton.action import Action
+            record = graph.screen.group[0]
+            endpoint = record['endpoint'].get(record)
+            action, = self.rpc('ir.action.keyword', 'search_read', [
+                    ('keyword', '=', 'form_relate'),
+                    ('model', '=', 'endpoint.endpoint,-1'),
+                    ('action.name', '=', 'Statistics')],
+                0, None, None, ['action'])
+            before = len(self.app.pages)
+            Action.execute(action['action'], {'model': 'endpoint.endpoint',
+                    'id': endpoint, 'ids': [endpoint]})
+            self.wait(lambda: len(self.app.pages) > before, "related opened")
+            related = self.app.pages[-1]
+            self.wait(lambda: self.loaded(related.screen), "related loaded")
+            facts['statistic_related'] = (
+                related.screen.current_view.view_type,
+                len(related.screen.group) == self.rpc('endpoint.statistic',
+                    'search_count', [('endpoint', '=', endpoint)]))
         self.step('statistics', statistics)
 
     def form_pages(self, screen, shot):

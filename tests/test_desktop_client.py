@@ -135,3 +135,5 @@ class DesktopClientTestCase(unittest.TestCase):
         self.assertGreaterEqual(self.facts['statistic_requests'], 2)
         self.assertGreaterEqual(self.facts['statistic_rows'], 1)
         self.assertIn('statistic-graph.png', self.report['screenshots'])
+        # From an endpoint: its own minutes only
+        self.assertEqual(self.facts['statistic_related'], ['graph', True])
