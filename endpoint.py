@@ -601,8 +601,10 @@ class Log(ModelSQL, ModelView):
     "Endpoint log line"
     __name__ = 'endpoint.log'
 
+    # Empty for a failure of the mount itself (the database unavailable
+    # before the path was matched, say).
     endpoint = fields.Many2One(
-        'endpoint.endpoint', "Endpoint", required=True, ondelete='CASCADE')
+        'endpoint.endpoint', "Endpoint", ondelete='CASCADE')
     time = fields.Timestamp("Time", required=True, readonly=True)
     level = fields.Selection([
             ('debug', "Debug"),

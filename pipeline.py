@@ -23,7 +23,7 @@ transaction loop in ``transaction.py``, credentials in ``auth.py``.
 """
 import datetime as dt
 import logging
-import uuid
+import time
 from contextlib import contextmanager
 from urllib.parse import quote
 
@@ -37,6 +37,7 @@ from werkzeug.exceptions import HTTPException
 from trytond_endpoint.answers import _response, options
 from trytond_endpoint.compiled import compile_definition
 from trytond_endpoint.documentation import documentation, is_documentation
+from trytond_endpoint.http import request_id as request_ids
 from trytond_endpoint.inputs import _body, _context, query_args
 from trytond_endpoint.problem import Problem
 from trytond_endpoint.routing import MapCache
@@ -50,7 +51,7 @@ from trytond_endpoint.sandbox_guards import PROXY_TYPES
 from trytond_endpoint.sandbox_namespaces import Facts
 from trytond_endpoint.sandbox_namespaces import UserError as SnippetError
 
-from . import auth, isolation, policy, spreadsheet
+from . import auth, isolation, metrics, policy, spreadsheet, stats
 from .rest import RestHelper
 from .snippet_pool import PoolProxy
 from .transaction import DEFAULT_TIMEOUT, limit_statements, transactional
@@ -75,15 +76,22 @@ def serve(request, pool, path):
     except Exception as exception:
         response = error_response(
             exception, request, call.request_id, call.logs, call.endpoint)
+    if call.endpoint is not None and stats.ENABLED:
+        stats.record(pool.database_name, call.endpoint,
+            response.status_code, time.perf_counter() - call.start)
     if call.logs:
-        _write_logs(pool, call.logs)
+        if response.status_code == 503:
+            # The database just failed: written later, by another thread.
+            stats.defer_logs(pool.database_name, call.logs)
+        else:
+            _write_logs(pool, call.logs)
     return response
 
 
 class Call:
     "What the steps of one request share"
     __slots__ = ('request', 'pool', 'path', 'readonly', 'context',
-        'request_id', 'logs', 'endpoint', 'caller')
+        'request_id', 'logs', 'endpoint', 'caller', 'start')
 
     def __init__(self, request, pool, path):
         self.request = request
@@ -91,7 +99,10 @@ class Call:
         self.path = path
         self.readonly = request.method in READONLY_METHODS
         self.context = {'_request': request.context}
-        self.request_id = RequestId()
+        self.start = time.perf_counter()
+        # The mount's middleware gave it (see routes.py).
+        self.request_id = RequestId(
+            request.environ.get(request_ids.ENVIRON_KEY))
         # Lines for the endpoint log: (endpoint id, level, request id, text)
         self.logs = []
         # The matched endpoint's id, for the log line of a failure
@@ -146,6 +157,8 @@ def _own_answer(call, live):
             live, call.path)
     if call.request.method == 'OPTIONS':
         return options(live, call.path)
+    if call.path == metrics.PATH:
+        return metrics.answer(call.request, call.pool)
     return None
 
 
@@ -307,6 +320,10 @@ def error_response(exception, request, request_id, logs, endpoint=None):
     """The answer to exception, raised while serving request; an
     unexpected one is logged, and noted in logs for endpoint"""
     if isinstance(exception, Problem):
+        if exception.status >= 500:
+            exception.extra.setdefault('request_id', str(request_id))
+            _log_failure(logs, endpoint, request_id, request,
+                f"{exception.status} {exception.title}: {exception.detail}")
         return exception.response()
     if isinstance(exception, SnippetError):
         return Problem(exception.status, exception.message,
@@ -318,38 +335,42 @@ def error_response(exception, request, request_id, logs, endpoint=None):
             **({'description': exception.description}
                 if exception.description else {})).response()
     if isinstance(exception, BudgetExceeded):
-        logger.warning("Endpoint over budget %s, request id %s: %s",
-            request, request_id, exception)
+        logger.warning("Endpoint over budget %s: %s", request, exception)
         # The admin handed the id finds it in the endpoint's log too.
-        if endpoint:
-            logs.append((endpoint, 'error', str(request_id),
-                    f"504 Gateway Timeout: {exception}"))
+        _log_failure(logs, endpoint, request_id, request,
+            f"504 Gateway Timeout: {exception}")
         return Problem(504, str(exception),
             request_id=str(request_id)).response()
     if isinstance(exception, HTTPException):
         return Problem(exception.code, exception.description).response()
-    logger.exception("Endpoint failure %s, request id %s", request,
-        request_id)
-    if endpoint:
-        # Set by the sandbox process; inline, read from the traceback.
-        line = getattr(exception, 'snippet_line', None) or snippet_line(
-            exception)
-        logs.append((endpoint, 'error', str(request_id),
-                (f"Line {line}: " if line else '')
-                + f"{type(exception).__name__}: {exception}"[:4000]))
+    logger.exception("Endpoint failure %s", request)
+    # Set by the sandbox process; inline, read from the traceback.
+    line = getattr(exception, 'snippet_line', None) or snippet_line(
+        exception)
+    _log_failure(logs, endpoint, request_id, request,
+        (f"Line {line}: " if line else '')
+        + f"{type(exception).__name__}: {exception}")
     return Problem(500,
         f"Unexpected failure; quote error id {request_id} to the "
-        "administrator.", error_id=str(request_id)).response()
+        "administrator.", error_id=str(request_id),
+        request_id=str(request_id)).response()
+
+
+def _log_failure(logs, endpoint, request_id, request, text):
+    "Note a failure for the endpoint log; the mount's own under no endpoint"
+    if endpoint is None:
+        text = f"{request.method} {request.path}: {text}"
+    logs.append((endpoint, 'error', str(request_id), text[:4000]))
 
 
 class RequestId:
-    "The id quoted in logs and errors, drawn when first shown"
+    "The id quoted in logs and errors: the mount's, else drawn when shown"
     __slots__ = ('_value',)
 
-    def __init__(self):
-        self._value = None
+    def __init__(self, value=None):
+        self._value = value
 
     def __str__(self):
         if self._value is None:
-            self._value = uuid.uuid4().hex[:12]
+            self._value = request_ids.draw()
         return self._value

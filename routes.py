@@ -12,6 +12,7 @@ from trytond.wsgi import app
 from werkzeug.routing import PathConverter
 
 from trytond_endpoint.http.guard import MountGuard
+from trytond_endpoint.http.request_id import RequestIds, quote_in_logs
 from trytond_endpoint.inputs import MAX_BODY_SIZE
 from trytond_endpoint.problem import Problem
 
@@ -61,8 +62,11 @@ def _install_guard():
         return
     guard = MountGuard(app.wsgi_app, PREFIX, cors=_cors,
         proxies=config.getint('web', 'num_proxies', default=0))
+    # Outside the guard: its refusals carry a request id too.
+    guard = RequestIds(guard, guard.mount)
     guard.endpoint_guard = True
     app.wsgi_app = guard
+    quote_in_logs()
 
 
 _install_guard()

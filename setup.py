@@ -36,6 +36,8 @@ setup(
         'XlsxWriter >= 3.0',
         # Access tokens of auth mode 'token' (JWT, JWKS)
         'PyJWT[crypto] >= 2.10',
+        # Renders GET /<db>/api/metrics in Prometheus' text format
+        'prometheus_client',
         ],
     extras_require={
         'test': ['proteus >= 8.2, < 8.3', 'trytond_party >= 8.2, < 8.3',

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from statistics import median
 
-from bench import instructions, isolation, map_size
+from bench import instructions, isolation, map_size, stats_cost
 from bench.common import (
     BIN,
     DATABASE,
@@ -212,6 +212,7 @@ def ratio(bench, name, base):
 BASES = {
     'custom endpoint': 'floor',
     'custom endpoint, inline': 'floor',
+    'custom, statistics off': 'floor',
     'seed REST read': 'built-in REST read',
     'custom + 10 others': 'custom endpoint',
     'custom + 1,000 others': 'custom + 10 others',
@@ -224,7 +225,8 @@ def report(bench, sync, memory, workers):
     say(f"{'row':<24} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
         f"{'non-2xx':>7}  ratio (median of rounds; range)")
     shown = ['floor', 'built-in REST read', 'seed REST read',
-        'custom endpoint', 'custom endpoint, inline',
+        'custom endpoint', 'custom, statistics off',
+        'custom endpoint, inline',
         *[n for n in BASES if n.startswith('custom +')]]
     for name in sorted(bench.rows, key=lambda n: (
                 shown.index(n) if n in shown else len(shown))):
@@ -294,6 +296,11 @@ def main():
         nargs='?', const=300, default=None,
         help="time a run and a round trip in a sandbox process against "
         "inline, and its memory, instead; see bench/isolation.py")
+    parser.add_argument('--statistics', type=int, metavar='REQUESTS',
+        nargs='?', const=300, default=None,
+        help="count the instructions of the custom endpoint with "
+        "statistics on and off, and time a flush, instead; see "
+        "bench/stats_cost.py")
     args = parser.parse_args()
     if args.isolation is not None:
         isolation.run(args.isolation)
@@ -302,6 +309,9 @@ def main():
     WORK.mkdir()
     if args.instructions is not None:
         instructions.run(args.instructions)
+        return
+    if args.statistics is not None:
+        stats_cost.run(args.statistics)
         return
     if args.map_size is not None:
         map_size.run(args.map_size)
@@ -356,6 +366,9 @@ def main():
             # of two rows.
             bench.add('floor', floor_server, floor)
             bench.add('custom endpoint', serve(), custom)
+            # What the statistics (on by default) cost
+            bench.add('custom, statistics off',
+                serve(TRYTOND_ENDPOINT__STATISTICS='False'), custom)
             # The snippet in the server process: what the sandbox process
             # costs.
             bench.add('custom endpoint, inline',

@@ -5,8 +5,9 @@ the real client (GTK, so under a display: ``xvfb-run``) as ``admin``
 against a live server and walks what an administrator would open: the
 Endpoints list and every tab, an endpoint's form and every page (its Logs
 included), a new record saved, the Test wizard, the record's Sync, the
-Sync Registry wizard, the Logs list with a search, View Revisions on a
-record and the published Versions with a Restore.
+Sync Registry wizard, the Logs list with a search, the Statistics graph,
+list and form, View Revisions on a record and the published Versions with
+a Restore.
 
 Every dialog the client would show and every exception that reaches the
 GTK main loop is recorded instead of shown; what was seen is written to
@@ -384,6 +385,48 @@ class Driver:
                 "log form")
             self.pump(0.5)
         self.step('log list', log_list)
+
+        def statistics():
+            # The server writes its counts every few seconds.
+            self.wait(lambda: self.rpc('endpoint.statistic', 'search_count',
+                    []) > 0, "statistics written", timeout=30)
+            graph = self.open('Statistics')
+            self.wait(lambda: self.loaded(graph.screen), "graph loaded")
+            facts = self.report['facts']
+            facts['statistic_view'] = graph.screen.current_view.view_type
+            facts['statistic_requests'] = sum(
+                r['requests'].get(r) or 0 for r in graph.screen.group)
+            self.screenshot('statistic-graph')
+            graph.screen.switch_view('tree')
+            self.wait(lambda: graph.screen.current_view.view_type == 'tree',
+                "statistic list")
+            facts['statistic_rows'] = len(graph.screen.group)
+            self.screenshot('statistic-list')
+            graph.screen.switch_view('form')
+            self.wait(lambda: graph.screen.current_view.view_type == 'form',
+                "statistic form")
+            self.pump(0.5)
+            # An endpoint's Open related records ▸ Statistics
+            from tryton.action import Action
+            record = graph.screen.group[0]
+            endpoint = record['endpoint'].get(record)
+            action, = self.rpc('ir.action.keyword', 'search_read', [
+                    ('keyword', '=', 'form_relate'),
+                    ('model', '=', 'endpoint.endpoint,-1'),
+                    ('action.name', '=', 'Statistics')],
+                0, None, None, ['action'])
+            before = len(self.app.pages)
+            Action.execute(action['action'], {'model': 'endpoint.endpoint',
+                    'id': endpoint, 'ids': [endpoint]})
+            self.wait(lambda: len(self.app.pages) > before, "related opened")
+            related = self.app.pages[-1]
+            self.wait(lambda: self.loaded(related.screen), "related loaded")
+            facts['statistic_related'] = (
+                related.screen.current_view.view_type,
+                len(related.screen.group) == self.rpc('endpoint.statistic',
+                    'search_count', [('endpoint', '=', endpoint)]))
+        self.step('statistics', statistics)
+
         self.step('versions', self.versions)
 
         def signed_endpoint():
@@ -513,6 +556,7 @@ class Driver:
         facts['restore_note'] = top['note'].get(top)
         facts['restore_diff'] = self.rpc('endpoint.registry.version',
             'read', [top.id], ['diff'])[0]['diff']
+
 
 
     def form_pages(self, screen, shot):

@@ -83,8 +83,8 @@ class DesktopClientTestCase(unittest.TestCase):
         self.assertEqual(failed, [])
         self.assertEqual([s['name'] for s in self.report['steps']], [
                 'login', 'new record', 'test wizard', 'sync record',
-                'view revisions', 'sync registry', 'log list', 'versions',
-                'signed endpoint',
+                'view revisions', 'sync registry', 'log list', 'statistics',
+                'versions', 'signed endpoint',
                 'endpoints'])
 
     def test_no_wizard_at_login(self):
@@ -159,3 +159,13 @@ class DesktopClientTestCase(unittest.TestCase):
         self.assertIn('Changed: GET /samples/hidden', facts['restore_diff'])
         self.assertIn('Active: False -> True', facts['restore_diff'])
         self.assertIn('version-form.png', self.report['screenshots'])
+
+    def test_statistics(self):
+        "Statistics open as a graph of the requests, then a list"
+        self.assertEqual(self.facts['statistic_view'], 'graph')
+        # The two orders of the set-up at least, counted by the server
+        self.assertGreaterEqual(self.facts['statistic_requests'], 2)
+        self.assertGreaterEqual(self.facts['statistic_rows'], 1)
+        self.assertIn('statistic-graph.png', self.report['screenshots'])
+        # From an endpoint: its own minutes only
+        self.assertEqual(self.facts['statistic_related'], ['graph', True])

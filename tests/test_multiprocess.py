@@ -623,6 +623,78 @@ def test_signed_webhook_once(site):
     for thread in threads:
         thread.join(60)
     assert sorted(answers) == [200] + [401] * 7, answers
+def _metrics(server, key):
+    "{(metric name, endpoint id): value} of the server's /metrics"
+    from prometheus_client.parser import text_string_to_metric_families
+    status, _, body = server.get('/metrics',
+        headers={'Authorization': f'Bearer {key}'})
+    assert status == 200, body
+    return {(s.name, s.labels.get('endpoint')): s.value
+        for f in text_string_to_metric_families(body.decode())
+        for s in f.samples if 'le' not in s.labels}
+
+
+def _endpoint_key(rpc):
+    "A validated endpoint key of the admin (in Endpoint Administration)"
+    # Validated when an administrator makes it
+    id_, = rpc.model('res.user.application', 'create', [{
+                'user': rpc.user_id, 'application': 'endpoint'}])
+    (values,) = rpc.model('res.user.application', 'read', [id_], ['key'])
+    return values['key']
+
+
+@only_postgresql
+def test_postgresql_statistics_of_two_servers(pg_site):
+    "Each worker of each server writes its counts; /metrics sums them all"
+    first = pg_site.servers[0]
+    second = Server(pg_site.folder, Path(pg_site.folder) / 'trytond.conf',
+        first.database, 2, 'pg-stats')
+    try:
+        second.wait_ready()
+        rpc = pg_site.rpc
+        route = '/stats/count'
+        id_ = rpc.create(route=route, code="if request.args.get('fail'):\n"
+            "    x = 1 / 0\nresult['payload'] = 1\n")
+        rpc.sync([id_])
+        key = _endpoint_key(rpc)
+        ids = set()
+        for server, count, failures in [(first, 7, 1), (second, 5, 2)]:
+            for n in range(count):
+                path = route + ('?fail=1' if n < failures else '')
+                status, headers, _ = server.get(path)
+                assert status == (500 if n < failures else 200)
+                ids.add(headers['X-Request-Id'])
+        assert len(ids) == 12, "every answer has its own request id"
+
+        # Written by each worker within [endpoint] statistics_interval.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            totals = _metrics(second, key)
+            if totals.get(('endpoint_requests_total', str(id_))) == 12:
+                break
+            time.sleep(0.5)
+        assert totals.get(('endpoint_requests_total', str(id_))) == 12, totals
+        assert totals[('endpoint_server_errors_total', str(id_))] == 3
+        assert totals[('endpoint_client_errors_total', str(id_))] == 0
+        assert totals[('endpoint_request_duration_seconds_count',
+                str(id_))] == 12
+        assert _metrics(first, key) == totals
+        rows = rpc.model('endpoint.statistic', 'search_read',
+            [('endpoint', '=', id_)], 0, None, None, ['requests'])
+        assert sum(r['requests'] for r in rows) == 12
+        status, _, body = second.get('/metrics')
+        assert status == 401 and b'endpoint_requests' not in body
+
+        # A server stopped gracefully writes what its workers counted
+        # before they exit, however soon after the requests.
+        for _ in range(4):
+            assert second.get(route)[0] == 200
+        second.stop()
+        totals = _metrics(first, key)
+        assert totals[('endpoint_requests_total', str(id_))] == 16, totals
+    finally:
+        second.stop()
+        print(f"== {second.log.name}", second.log.read_text()[-3000:])
 
 
 # Last: after a restart, each worker's connection pool takes a while to
@@ -646,11 +718,16 @@ def test_postgresql_restart(pg_site):
         try:
             # While it is down, fresh requests answer 503 quickly.
             down = []
+            unavailable = []
             for _ in range(5):
                 start = time.monotonic()
                 status, headers, body = server.get(route, timeout=20)
                 down.append((status, headers.get_content_type(),
                         time.monotonic() - start))
+                if status == 503:
+                    assert json.loads(body)['request_id'] == (
+                        headers['X-Request-Id'])
+                    unavailable.append(headers['X-Request-Id'])
                 time.sleep(0.2)
         finally:
             cluster.start()
@@ -678,3 +755,14 @@ def test_postgresql_restart(pg_site):
     # (one started just before may still end in a 503 of its own).
     after = [r[3] for r in load.results if r[1] >= recovered]
     assert after and set(after) == {200}, after[:20]
+    # Each 503 is in the endpoint log, written once the database is back.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        logged = rpc.model('endpoint.log', 'search_read',
+            [('request_id', 'in', unavailable)], 0, None, None,
+            ['request_id', 'message'])
+        if {line['request_id'] for line in logged} == set(unavailable):
+            break
+        time.sleep(0.5)
+    assert {line['request_id'] for line in logged} == set(unavailable)
+    assert all('503' in line['message'] for line in logged), logged

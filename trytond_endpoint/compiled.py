@@ -13,7 +13,8 @@ from .http.auth_checks import check_auth
 from .routing import alias_errors, check_route
 from .sandbox import SnippetError, compile_snippet
 
-RESERVED_ROUTES = frozenset({'/openapi.json', '/openapi.yaml', '/docs'})
+RESERVED_ROUTES = frozenset(
+    {'/openapi.json', '/openapi.yaml', '/docs', '/metrics'})
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ def check_definition(definition, root_user=0):
     elif definition.route.rstrip('/') in RESERVED_ROUTES or (
             definition.route.startswith('/docs/')):
         errors.append(('route',
-                f"{definition.route} is reserved for the API documentation."))
+                f"{definition.route} is reserved for the API documentation "
+                "and metrics."))
     errors.extend(
         ('aliases', m) for m in alias_errors(definition, RESERVED_ROUTES))
     if definition.auth not in AUTH_MODES:
