@@ -322,6 +322,11 @@ def build(tag, payload):
 
 
 _PLAIN_BASES = (str, int, float, dict, list, tuple)
+_MODULE = __name__.encode('ascii')
+# PROTO 4, build's module and name, STACK_GLOBAL, MEMOIZE (as 0), POP.
+_PREFIX = (b'\x80\x04\x8c' + bytes([len(_MODULE)]) + _MODULE
+    + b'\x8c\x05build\x93\x940')
+_PREFIX_MEMO = {id(build): (0, build)}
 # The classes a message may name: those of the reductions below (the
 # values of decimal and datetime pickle as themselves, naming their own
 # class only).
@@ -342,8 +347,12 @@ class Pickler(pickle.Pickler):
     def encode(self, value):
         file = self._file
         file.seek(0)
+        # build is named once, by the prefix, and is the message's first
+        # memo entry: looking a global up costs more than the rest of a
+        # small message.
+        file.write(_PREFIX)
         file.truncate()
-        self.clear_memo()
+        self.memo = _PREFIX_MEMO
         self.dump(value)
         return file.getvalue()
 
