@@ -128,7 +128,7 @@ def build_openapi(definitions, *, title, version, server_url,
                 'description': "Tryton login and password.",
                 },
             **openapi_auth.security_schemes(
-                d for d, _, _ in operations),
+                d for d, _, _, alias in operations if not alias),
             },
         }
     # The caller may cache or alter it: share nothing with this module.

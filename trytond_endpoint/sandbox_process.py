@@ -17,6 +17,7 @@ the same attribute guard as inline. The deadline is kept here: past it
 the process is killed and replaced and the run raises BudgetExceeded; a
 process that dies raises SandboxCrashed; either way the worker goes on.
 """
+import ast
 import functools
 import inspect
 import logging
@@ -30,16 +31,10 @@ from collections import deque
 from contextlib import nullcontext
 
 from . import sandbox_process_wire as wire
-from .sandbox import (
-    BudgetExceeded,
-    FrozenMultiMapping,
-    RequestView,
-    Response,
-    UploadedFile,
-)
+from .sandbox import BudgetExceeded, Response
 from .sandbox_guards import SAFE_BUILTINS, guarded_getattr
-from .sandbox_namespaces import Facts, exceptions
 from .sandbox_namespaces import UserError as SnippetUserError
+from .sandbox_namespaces import exceptions
 from .sandbox_policy import SnippetError
 
 logger = logging.getLogger(__name__)
@@ -106,6 +101,22 @@ def _type_id(kind):
     return type_id
 
 
+@functools.lru_cache(maxsize=4096)
+def _used_names(source):
+    """The names source reads, or None when it does not parse.
+
+    A snippet reaches the names of its run only by writing them (no
+    ``globals``, ``vars`` or frame in the sandbox): the others are not
+    sent, nor built on the other side.
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    return frozenset(node.id for node in ast.walk(tree)
+        if isinstance(node, ast.Name))
+
+
 def command(*args):
     "The command line of a sandbox process (a benchmark may wrap it)"
     return [sys.executable, '-I', '-c', _BOOT, _ROOT, *args]
@@ -136,15 +147,8 @@ class SandboxProcess:
         self.types = set()
         self._objects = []
         self._handles = {}
-        self.encode = wire.encoder(self._default)
-        self.decode = wire.decoder({
-                '\x00h': self._object,
-                '\x00Q': lambda v: RequestView(**v),
-                '\x00F': lambda v: Facts(v[0], **v[1]),
-                '\x00M': lambda v: FrozenMultiMapping(v[1], fold_case=v[0]),
-                '\x00U': lambda v: UploadedFile(*v),
-                '\x00R': lambda v: Response(*v),
-                })
+        self.encode = wire.Pickler(self._handle).encode
+        self.decode = wire.decoder({'\x00h': self._object, **wire.SHARED_TAGS})
 
     def wait_ready(self, timeout=None):
         if timeout is None:
@@ -175,39 +179,13 @@ class SandboxProcess:
         except (IndexError, TypeError):
             raise wire.WireError('Unknown handle.') from None
 
-    def _default(self, value):
-        kind = type(value)
-        if kind is RequestView:
-            fields = {name: getattr(value, name) for name in (
-                    'method', 'path', 'json', 'data', 'text',
-                    'content_type')}
-            for name in ('args', 'headers', 'form'):
-                fields[name] = _multi_pairs(getattr(value, name))
-            if getattr(value.args, '_arrays', None):
-                # A query converted by its schema: a dict, whose lists
-                # stay arrays on the other side.
-                fields['args'] = value.args.to_dict()
-            fields['files'] = [[name, [f.filename, f.content_type, f.data]]
-                for name, f in _multi_pairs(value.files)]
-            fields['path_params'] = dict(value.path_params)
-            fields['xml'] = value.xml is not None
-            return {'\x00Q': fields}
-        if kind is Facts:
-            return {'\x00F': [value._name, dict(value._names)]}
-        if kind is FrozenMultiMapping:
-            return {'\x00M': [value._fold, _multi_pairs(value)]}
-        if kind is UploadedFile:
-            return {'\x00U': [value.filename, value.content_type,
-                    value.data]}
-        return {'\x00h': self._handle(value)}
-
     def _handle(self, value):
         handle = self._handles.get(id(value))
         if handle is None:
             handle = self._handles[id(value)] = len(self._objects)
             self._objects.append(value)
         kind = type(value)
-        type_id = _type_id(kind)
+        type_id = _TYPE_IDS.get(kind) or _type_id(kind)
         methods = None
         if type_id not in self.types:
             self.types.add(type_id)
@@ -233,7 +211,9 @@ class SandboxProcess:
         self.healthy = False
         deadline = time.monotonic() + timeout + GRACE
         result = names.get('result')
-        sent = {k: v for k, v in names.items() if k != 'result'}
+        used = _used_names(source)
+        sent = {k: v for k, v in names.items() if k != 'result'
+            and (used is None or k in used)}
         try:
             self._send(['run', source, timeout, sent,
                     [list(entry) for entry in memo]])
@@ -420,11 +400,6 @@ def _attributes(exception):
             if value is not _SKIP:
                 attributes[name] = value
     return attributes
-
-
-def _multi_pairs(mapping):
-    return [[name, value] for name in mapping
-        for value in mapping.getlist(name)]
 
 
 class SandboxPool:

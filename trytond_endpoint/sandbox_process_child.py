@@ -13,10 +13,13 @@ guard stays on); what it is given that lives in the server (``pool``,
 reading its attributes, calling it or its methods are round trips to the
 server worker, which runs them in the request's transaction.
 """
+import datetime
 import decimal
 import functools
 import os
+import pickle
 import sys
+import types
 
 from . import sandbox_process_limits as limits
 from . import sandbox_process_wire as wire
@@ -24,14 +27,13 @@ from .sandbox import (
     BudgetExceeded,
     FrozenMultiMapping,
     RequestView,
-    Response,
     UploadedFile,
     compile_snippet,
     run_snippet,
     snippet_line,
 )
 from .sandbox_guards import PROXY_TYPES, SAFE_BUILTINS
-from .sandbox_namespaces import Facts, exceptions
+from .sandbox_namespaces import _EMPTY, Facts, exceptions
 from .sandbox_namespaces import UserError as SnippetUserError
 
 # Attribute reads of records fetched for their siblings in one round trip.
@@ -69,13 +71,16 @@ class _Channel:
         self.memo = {}
         self._group = None
         self.encode = wire.encoder(self._default)
-        self._decode = wire.decoder({
-                '\x00h': self._remote,
-                '\x00Q': _request_view,
-                '\x00F': lambda v: Facts(v[0], **v[1]),
-                '\x00M': lambda v: FrozenMultiMapping(v[1], fold_case=v[0]),
-                '\x00U': lambda v: UploadedFile(*v),
-                '\x00R': lambda v: Response(*v),
+        # What the server's messages are built with (one channel serves
+        # the process's runs).
+        wire.BUILDERS.update({
+                'h': self._remote,
+                'Q': _request_view,
+                'F': lambda v: Facts(v[0], **v[1]),
+                'M': _frozen_mapping,
+                'U': lambda v: UploadedFile(*v),
+                'T': datetime.datetime.fromisoformat,
+                'c': datetime.time.fromisoformat,
                 })
 
     def decode(self, data):
@@ -83,7 +88,10 @@ class _Channel:
         # fetched for all of them at once.
         self._group = []
         try:
-            return self._decode(data)
+            # From the server, which the sandbox trusts (see the wire).
+            return pickle.loads(data)
+        except Exception as exception:
+            raise wire.WireError(f'Malformed message: {exception}') from None
         finally:
             self._group = None
 
@@ -91,26 +99,25 @@ class _Channel:
         handle, type_id, fixed, methods = value
         if methods is not None:
             self.types[type_id] = frozenset(methods)
-        remote = Remote(self, handle, type_id, fixed or {}, self._group)
+        # Built without a call of __init__: a run makes several.
+        remote = _new_remote(Remote)
+        _set_channel(remote, self)
+        _set_handle(remote, handle)
+        _set_type(remote, type_id)
+        _set_fixed(remote, fixed or _NO_FACTS)
+        _set_group(remote, self._group)
+        _set_cache(remote, {})
         self._group.append(remote)
         return remote
 
     def _default(self, value):
-        kind = type(value)
-        if kind is Remote:
+        if type(value) is Remote:
             return {'\x00h': [value._handle]}
-        if kind is Response:
-            return {'\x00R': [value.body, value.status,
-                    dict(value.headers), value.content_type]}
-        if kind is Facts:
-            return {'\x00F': [value._name, dict(value._names)]}
-        if kind is FrozenMultiMapping:
-            return {'\x00M': [value._fold, _multi_pairs(value)]}
-        if kind is UploadedFile:
-            return {'\x00U': [value.filename, value.content_type,
-                    value.data]}
+        tagged = wire.encode_shared(value)
+        if tagged is not None:
+            return tagged
         raise TypeError(
-            f'A value of type {kind.__name__} can not be passed.')
+            f'A value of type {type(value).__name__} can not be passed.')
 
     def request(self, message):
         wire.write_frame(self.fd_out, self.encode(message))
@@ -120,21 +127,44 @@ class _Channel:
         raise _error(answer[1])
 
 
-def _multi_pairs(mapping):
-    return [[name, value] for name in mapping
-        for value in mapping.getlist(name)]
-
-
 def _request_view(fields):
-    xml = fields.pop('xml', None)
-    fields['files'] = [(name, tuple(f)) for name, f in fields['files']]
-    view = RequestView(**fields)
+    # Built as the server's view was, from its parts (already checked
+    # there): no copy, no header filtering again.
+    (method, path, args, headers, json, data, text, form, files,
+        path_params, content_type, xml) = fields
+    view = object.__new__(RequestView)
+    for setter, value in zip(_VIEW_SETTERS, (
+            method, path, _frozen_mapping(args), _frozen_mapping(headers),
+            json, data, text, _frozen_mapping(form), _frozen_mapping(files),
+            types.MappingProxyType(path_params), content_type, None)):
+        setter(view, value)
     if xml:
         # Parsed here again: its queries (find, iter…) are C code the
         # budget cannot interrupt in the server.
         from .xmlsafe import element_view, parse_xml
-        object.__setattr__(view, 'xml', element_view(parse_xml(view.data)))
+        object.__setattr__(view, 'xml', element_view(parse_xml(data)))
     return view
+
+
+_VIEW_SETTERS = tuple(getattr(RequestView, name).__set__ for name in (
+        'method', 'path', 'args', 'headers', 'json', 'data', 'text', 'form',
+        'files', 'path_params', 'content_type', 'xml'))
+
+
+def _frozen_mapping(state):
+    if state is None:
+        return _EMPTY
+    mapping = object.__new__(FrozenMultiMapping)
+    lists, fold, arrays = state
+    _set_lists(mapping, lists)
+    _set_fold(mapping, fold)
+    _set_arrays(mapping, arrays)
+    return mapping
+
+
+_set_lists = FrozenMultiMapping._lists.__set__
+_set_fold = FrozenMultiMapping._fold.__set__
+_set_arrays = FrozenMultiMapping._arrays.__set__
 
 
 def _error(data):
@@ -247,6 +277,17 @@ class Remote:
         return hash(key if key is not None else self._handle)
 
 
+_new_remote = object.__new__
+_set_channel = Remote._channel.__set__
+_set_handle = Remote._handle.__set__
+_set_type = Remote._type.__set__
+_set_fixed = Remote._fixed.__set__
+_set_group = Remote._group.__set__
+_set_cache = Remote._cache.__set__
+# The prefetched values of a handle sent without any (shared, read only).
+_NO_FACTS = types.MappingProxyType({})
+
+
 class RemoteMethod:
     "A method of a Remote, called in one round trip"
     __slots__ = ('_name', '_owner')
@@ -346,6 +387,11 @@ def _warm():
             "'s': '{!r:>3}'.format(1) + '%s' % 2}"),
         {'result': {}}, timeout=5, memory=None)
     channel.encode({'x': [decimal.Decimal(1), b'1']})
+    # The server's values, as its pickles name them.
+    channel.decode(wire.Pickler(lambda value: [0, 0, None, None]).encode([
+            decimal.Decimal(1), datetime.datetime.now(), datetime.date(1, 1, 1),
+            datetime.time(), datetime.timedelta(1), {1}, frozenset(), b'x',
+            object()]))
 
 
 _CODECS = ('ascii', 'latin-1', 'utf-8', 'utf-8-sig', 'utf-16', 'utf-32',
