@@ -28,16 +28,18 @@ from trytond_endpoint.sandbox import HELP
 
 from . import policy
 from .exceptions import EndpointValidationError, SyncError
+from .http_fields import HTTP_FIELDS, HttpFieldsMixin, http_values
 from .pgtune.begin import Prepared, begin_and_fetch
 
 _SCHEMA_FIELDS = ['request_schema', 'query_schema', 'response_schema']
 _DEFINITION_FIELDS = [
     'name', 'route', 'method', 'content_type', 'auth', 'exec_user',
     'request_schema', 'query_schema', 'response_schema', 'code', 'group',
-    'description', 'documented', 'active', 'max_body_size', 'timeout']
+    'description', 'documented', 'active', 'max_body_size', 'timeout',
+    *HTTP_FIELDS]
 
 
-class Endpoint(ModelSQL, ModelView):
+class Endpoint(HttpFieldsMixin, ModelSQL, ModelView):
     __name__ = 'endpoint.endpoint'
 
     name = fields.Char("Name", required=True, translate=True)
@@ -187,6 +189,7 @@ class Endpoint(ModelSQL, ModelView):
                 values = dict(zip(_DEFINITION_FIELDS, values))
                 for name in ['active', 'documented']:
                     values[name] = bool(values[name])
+                http_values(values)
                 rows[id_] = (Definition(id=id_, **values), published)
         return rows
 

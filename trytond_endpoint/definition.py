@@ -34,10 +34,22 @@ class Definition:
     active: bool = True
     max_body_size: int | None = None
     timeout: float | None = None
+    # HTTP beyond the routes: rate limits, CORS, caching, deprecation
+    # (dates as ISO text).
+    rate_limit: int | None = None
+    rate_period: int | None = None
+    cors_origins: str | None = None
+    allow_null_origin: bool = False
+    cache_max_age: int | None = None
+    deprecation: str | None = None
+    sunset: str | None = None
 
     def to_dict(self):
-        # Every value is a scalar: no deep copy (asdict) needed.
-        return {name: getattr(self, name) for name in _NAMES}
+        # Every value is a scalar: no deep copy (asdict) needed.  Fields
+        # added later are left out at their default, so what was
+        # published before them still reads as live.
+        return {name: getattr(self, name) for name in _NAMES
+            if name not in _OPTIONAL or getattr(self, name) != _OPTIONAL[name]}
 
     @classmethod
     def from_dict(cls, values):
@@ -45,3 +57,8 @@ class Definition:
 
 
 _NAMES = tuple(f.name for f in fields(Definition))
+_OPTIONAL = {
+    'rate_limit': None, 'rate_period': None, 'cors_origins': None,
+    'allow_null_origin': False, 'cache_max_age': None, 'deprecation': None,
+    'sunset': None,
+    }
