@@ -26,6 +26,7 @@ from werkzeug.routing.converters import (
 )
 
 from .definition import BODY_METHODS, METHODS
+from .http import openapi_http
 from .problem import PROBLEM_CONTENT_TYPE
 from .routing import Base64Converter, new_map
 
@@ -102,9 +103,11 @@ def build_openapi(definitions, *, title, version, server_url,
         for template, item in sorted(paths.items())}
     document['components'] = {
         'schemas': schemas.components,
-        'responses': _error_responses(),
+        'responses': {**_error_responses(),
+            **openapi_http.response_components('#/components/schemas/Problem')},
         'parameters': _seed_parameter_components(),
-        'headers': _seed_header_components(),
+        'headers': {**_seed_header_components(),
+            **openapi_http.header_components()},
         'securitySchemes': {
             'bearer': {
                 'type': 'http', 'scheme': 'bearer',
@@ -368,6 +371,7 @@ def _operation(definition, variables, schemas, seed):
                 '$ref': f'#/components/responses/{ERRORS[status][0]}'})
     operation['responses'] = dict(sorted(responses.items()))
     operation['security'] = SECURITY.get(definition.auth, [])
+    openapi_http.decorate(operation, definition)
     return operation
 
 
