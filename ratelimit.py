@@ -8,15 +8,17 @@ counted in the current window of ``rate_period`` seconds and when that
 window ends, counted by one ``INSERT … ON CONFLICT DO UPDATE`` on the
 database's clock, so every worker of every server agrees.  The count is
 not part of the request's transaction: a GET's transaction is read only,
-and a refused or failed request counts as well.  It goes on a connection
-of its own per thread, in autocommit, one round trip, bounded by a short
-statement timeout: a counter that fails (a locked table, a lost
-connection) lets the request through without the headers, never a 429.
+and a refused or failed request counts as well.  It takes a connection
+of Tryton's pool, in autocommit, and sends its own transaction in one
+round trip, bounded by a short statement timeout: a counter that fails
+(a locked table, a lost connection) lets the request through without the
+headers, never a 429.
 
 On SQLite (one process) the windows are kept in the process.
 """
 import hashlib
 import logging
+import re
 import threading
 import time
 
@@ -26,6 +28,8 @@ from trytond.transaction import Transaction
 
 from trytond_endpoint.http.headers import Quota, quota_headers
 from trytond_endpoint.problem import Problem
+
+from .pgtune.connpool import unchecked
 
 __all__ = ['RateLimit', 'check']
 
@@ -94,8 +98,12 @@ def _caller(call, definition, user_id):
             key.strip().encode()).hexdigest()[:32]
     if definition.auth == 'public':
         # Behind Tryton's [web] num_proxies, the forwarded address.
-        return 'a:' + (call.request.remote_addr or '')
+        return 'a:' + _ADDRESS.sub('', call.request.remote_addr or '')[:64]
     return f'u:{call.caller or user_id}'
+
+
+# What an address may hold (IPv4, IPv6, a unix socket's name).
+_ADDRESS = re.compile(r'[^0-9A-Za-z:._-]')
 
 
 def _count(database_name, definition, caller):
@@ -126,58 +134,59 @@ def _warn():
 
 
 class _PostgreSQLCounter:
-    "One autocommit connection a thread, for the counters only"
-
-    def __init__(self):
-        self._local = threading.local()
+    """A connection of Tryton's pool, in autocommit, for one round trip:
+    ``BEGIN``, the time bound, the count and ``COMMIT`` in one message."""
 
     def count(self, database, endpoint_id, caller, period):
-        connection = self._connection(database)
+        with unchecked():
+            # Checked by the count itself: a dead connection fails it,
+            # the request goes unlimited and the pool drops it.
+            connection = database.get_connection(autocommit=True)
         try:
-            row = connection.execute(_UPSERT,
-                (endpoint_id, caller, period, period)).fetchone()
+            cursor = connection.cursor()
+            cursor.execute(_statement(int(endpoint_id), caller, int(period)))
+            while cursor.pgresult is None or not cursor.pgresult.ntuples:
+                if not cursor.nextset():
+                    raise RuntimeError("The count answered no row.")
+            hits, reset = cursor.fetchone()
         except Exception:
-            self._drop(database)
-            raise
-        return row[0], float(row[1])
-
-    def _connection(self, database):
-        connections = self._local.__dict__.setdefault('connections', {})
-        connection = connections.get(database.name)
-        if connection is None or connection.closed:
-            pool = database._connpool
-            kwargs = {k: v for k, v in pool.kwargs.items()
-                if k != 'cursor_factory'}
-            connection = pool.connection_class.connect(pool.conninfo,
-                autocommit=True, connect_timeout=2,
-                options=f'-c statement_timeout={COUNT_TIMEOUT_MS}',
-                prepare_threshold=0, **kwargs)
-            connections[database.name] = connection
-        return connection
-
-    def _drop(self, database):
-        connection = self._local.__dict__.get('connections', {}).pop(
-            database.name, None)
-        if connection is not None:
+            # Its transaction failed half-way: not for the next user.
             try:
-                connection.close()
+                connection.rollback()
             except Exception:
                 pass
+            raise
+        finally:
+            database.put_connection(connection)
+        return hits, float(reset)
+
+
+# Only these characters reach the statement's text.
+_CALLER = re.compile(r'[0-9A-Za-z:._-]{1,80}')
+
+
+def _statement(endpoint_id, caller, period):
+    if not _CALLER.fullmatch(caller):
+        raise ValueError(f"Unexpected caller {caller!r}")
+    # Without parameters: several statements in one message.
+    return _TEMPLATE.format(endpoint=endpoint_id, caller=caller,
+        period=period, timeout=COUNT_TIMEOUT_MS)
 
 
 # The window ends on a multiple of the period, on the database's clock.
-_UPSERT = '''
+_TEMPLATE = """BEGIN;
+SET LOCAL statement_timeout = {timeout};
 INSERT INTO "endpoint_rate_limit" AS c
     ("endpoint", "caller", "hits", "reset", "create_uid", "create_date")
-VALUES (%s, %s, 1,
-    (floor(extract(epoch FROM clock_timestamp()) / %s) + 1) * %s,
+VALUES ({endpoint}, '{caller}', 1,
+    (floor(extract(epoch FROM clock_timestamp()) / {period}) + 1) * {period},
     0, CURRENT_TIMESTAMP)
 ON CONFLICT ("endpoint", "caller") DO UPDATE SET
     "hits" = CASE WHEN c."reset" = EXCLUDED."reset"
         THEN c."hits" + 1 ELSE 1 END,
     "reset" = EXCLUDED."reset"
-RETURNING "hits", "reset" - extract(epoch FROM clock_timestamp())
-'''
+RETURNING "hits", "reset" - extract(epoch FROM clock_timestamp());
+COMMIT"""
 
 
 class _MemoryCounter:
