@@ -9,8 +9,8 @@ window ends, counted by one ``INSERT … ON CONFLICT DO UPDATE`` on the
 database's clock, so every worker of every server agrees.  The count is
 not part of the request's transaction: a GET's transaction is read only,
 and a refused or failed request counts as well.  It takes a connection
-of Tryton's pool, in autocommit, and sends its own transaction in one
-round trip, bounded by a short statement timeout: a counter that fails
+of Tryton's pool and sends its own transaction in one round trip,
+bounded by a short statement timeout: a counter that fails
 (a locked table, a lost connection) lets the request through without the
 headers, never a 429.
 
@@ -21,6 +21,7 @@ import logging
 import re
 import threading
 import time
+from functools import lru_cache
 
 from trytond import backend
 from trytond.model import ModelSQL, Unique, fields
@@ -30,6 +31,11 @@ from trytond_endpoint.http.headers import Quota, quota_headers
 from trytond_endpoint.problem import Problem
 
 from .pgtune.connpool import unchecked
+
+try:
+    from psycopg import errors, pq
+except ImportError:  # SQLite-only installs
+    pq = None
 
 __all__ = ['RateLimit', 'check']
 
@@ -134,50 +140,49 @@ def _warn():
 
 
 class _PostgreSQLCounter:
-    """A connection of Tryton's pool, in autocommit, for one round trip:
-    ``BEGIN``, the time bound, the count and ``COMMIT`` in one message."""
+    """A connection of Tryton's pool for one round trip: the settings and
+    the count in one simple-protocol message, which the server runs as
+    one transaction of its own (as ``pgtune.begin`` does for a read)."""
 
     def count(self, database, endpoint_id, caller, period):
+        pool = database._connpool
         with unchecked():
             # Checked by the count itself: a dead connection fails it,
             # the request goes unlimited and the pool drops it.
-            connection = database.get_connection(autocommit=True)
+            connection = pool.getconn()
         try:
-            cursor = connection.cursor()
-            cursor.execute(_statement(int(endpoint_id), caller, int(period)))
-            while cursor.pgresult is None or not cursor.pgresult.ntuples:
-                if not cursor.nextset():
-                    raise RuntimeError("The count answered no row.")
-            hits, reset = cursor.fetchone()
-        except Exception:
-            # Its transaction failed half-way: not for the next user.
-            try:
-                connection.rollback()
-            except Exception:
-                pass
-            raise
+            pgconn = connection.pgconn
+            if pgconn.transaction_status != pq.TransactionStatus.IDLE:
+                raise RuntimeError("A pooled connection in a transaction.")
+            with connection.lock:
+                result = pgconn.exec_(_statement(
+                        int(endpoint_id), caller, int(period)))
+            if result.status != pq.ExecStatus.TUPLES_OK:
+                raise errors.error_from_result(
+                    result, encoding=connection.info.encoding)
+            hits, reset = result.get_value(0, 0), result.get_value(0, 1)
         finally:
-            database.put_connection(connection)
-        return hits, float(reset)
+            pool.putconn(connection)
+        return int(hits), float(reset)
 
 
 # Only these characters reach the statement's text.
 _CALLER = re.compile(r'[0-9A-Za-z:._-]{1,80}')
 
 
+@lru_cache(maxsize=4096)
 def _statement(endpoint_id, caller, period):
     if not _CALLER.fullmatch(caller):
         raise ValueError(f"Unexpected caller {caller!r}")
     # Without parameters: several statements in one message.
     return _TEMPLATE.format(endpoint=endpoint_id, caller=caller,
-        period=period, timeout=COUNT_TIMEOUT_MS)
+        period=period, timeout=COUNT_TIMEOUT_MS).encode()
 
 
 # The window ends on a multiple of the period, on the database's clock.
 # No wait for the disk at commit: a crash of the database server may
 # forget the last counts, a request never waits on a flush for them.
-_TEMPLATE = """BEGIN;
-SET LOCAL statement_timeout = {timeout};
+_TEMPLATE = """SET LOCAL statement_timeout = {timeout};
 SET LOCAL synchronous_commit = off;
 INSERT INTO "endpoint_rate_limit" AS c
     ("endpoint", "caller", "hits", "reset", "create_uid", "create_date")
@@ -188,8 +193,7 @@ ON CONFLICT ("endpoint", "caller") DO UPDATE SET
     "hits" = CASE WHEN c."reset" = EXCLUDED."reset"
         THEN c."hits" + 1 ELSE 1 END,
     "reset" = EXCLUDED."reset"
-RETURNING "hits", "reset" - extract(epoch FROM clock_timestamp());
-COMMIT"""
+RETURNING "hits", "reset" - extract(epoch FROM clock_timestamp())"""
 
 
 class _MemoryCounter:
