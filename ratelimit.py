@@ -21,7 +21,6 @@ import logging
 import re
 import threading
 import time
-from functools import lru_cache
 
 from trytond import backend
 from trytond.model import ModelSQL, Unique, fields
@@ -30,6 +29,7 @@ from trytond.transaction import Transaction
 from trytond_endpoint.http.headers import Quota, quota_headers
 from trytond_endpoint.problem import Problem
 
+from .pgtune.begin import prepared_names
 from .pgtune.connpool import unchecked
 
 try:
@@ -142,7 +142,11 @@ def _warn():
 class _PostgreSQLCounter:
     """A connection of Tryton's pool for one round trip: the settings and
     the count in one simple-protocol message, which the server runs as
-    one transaction of its own (as ``pgtune.begin`` does for a read)."""
+    one transaction of its own (as ``pgtune.begin`` does for a read).
+
+    The count is a prepared statement of the session, made on its first
+    count there: the server plans it once per connection.
+    """
 
     def count(self, database, endpoint_id, caller, period):
         pool = database._connpool
@@ -154,46 +158,74 @@ class _PostgreSQLCounter:
             pgconn = connection.pgconn
             if pgconn.transaction_status != pq.TransactionStatus.IDLE:
                 raise RuntimeError("A pooled connection in a transaction.")
-            with connection.lock:
-                result = pgconn.exec_(_statement(
-                        int(endpoint_id), caller, int(period)))
-            if result.status != pq.ExecStatus.TUPLES_OK:
-                raise errors.error_from_result(
-                    result, encoding=connection.info.encoding)
-            hits, reset = result.get_value(0, 0), result.get_value(0, 1)
+            run = _EXECUTE % (int(endpoint_id), _caller_literal(caller),
+                int(period))
+            known = prepared_names(connection)
+            for retry in (False, True):
+                prepared = known is not None and _NAME in known
+                try:
+                    hits, reset = self._run(connection, pgconn,
+                        run if prepared else _PREPARE + run)
+                except errors.DatabaseError as error:
+                    # The session lost the statement, or kept it from a
+                    # count that failed after preparing it.
+                    if retry or known is None or error.sqlstate not in {
+                            _NO_STATEMENT, _DUPLICATE}:
+                        raise
+                    if error.sqlstate == _NO_STATEMENT:
+                        known.discard(_NAME)
+                    else:
+                        known.add(_NAME)
+                    continue
+                if known is not None:
+                    known.add(_NAME)
+                break
         finally:
             pool.putconn(connection)
         return int(hits), float(reset)
 
+    @staticmethod
+    def _run(connection, pgconn, text):
+        with connection.lock:
+            result = pgconn.exec_(text)
+        if result.status != pq.ExecStatus.TUPLES_OK:
+            raise errors.error_from_result(
+                result, encoding=connection.info.encoding)
+        return result.get_value(0, 0), result.get_value(0, 1)
 
+
+_NO_STATEMENT = '26000'  # invalid_sql_statement_name
+_DUPLICATE = '42P05'  # duplicate_prepared_statement
 # Only these characters reach the statement's text.
 _CALLER = re.compile(r'[0-9A-Za-z:._-]{1,80}')
 
 
-@lru_cache(maxsize=4096)
-def _statement(endpoint_id, caller, period):
+def _caller_literal(caller):
     if not _CALLER.fullmatch(caller):
         raise ValueError(f"Unexpected caller {caller!r}")
-    # Without parameters: several statements in one message.
-    return _TEMPLATE.format(endpoint=endpoint_id, caller=caller,
-        period=period, timeout=COUNT_TIMEOUT_MS).encode()
+    return caller.encode()
 
 
+_NAME = 'endpoint_rate_limit_count'
 # The window ends on a multiple of the period, on the database's clock.
-# No wait for the disk at commit: a crash of the database server may
-# forget the last counts, a request never waits on a flush for them.
-_TEMPLATE = """SET LOCAL statement_timeout = {timeout};
-SET LOCAL synchronous_commit = off;
+_PREPARE = f"""PREPARE {_NAME} (integer, varchar, integer) AS
 INSERT INTO "endpoint_rate_limit" AS c
     ("endpoint", "caller", "hits", "reset", "create_uid", "create_date")
-VALUES ({endpoint}, '{caller}', 1,
-    (floor(extract(epoch FROM clock_timestamp()) / {period}) + 1) * {period},
+VALUES ($1, $2, 1,
+    (floor(extract(epoch FROM clock_timestamp()) / $3) + 1) * $3,
     0, CURRENT_TIMESTAMP)
 ON CONFLICT ("endpoint", "caller") DO UPDATE SET
     "hits" = CASE WHEN c."reset" = EXCLUDED."reset"
         THEN c."hits" + 1 ELSE 1 END,
     "reset" = EXCLUDED."reset"
-RETURNING "hits", "reset" - extract(epoch FROM clock_timestamp())"""
+RETURNING "hits", "reset" - extract(epoch FROM clock_timestamp());
+""".encode()
+# Without parameters: several statements in one message.  No wait for
+# the disk at commit: a crash of the database server may forget the last
+# counts, a request never waits on a flush for them.
+_EXECUTE = (f"SET LOCAL statement_timeout = {COUNT_TIMEOUT_MS}; "
+    "SET LOCAL synchronous_commit = off; "
+    f"EXECUTE {_NAME}(%d, '%s', %d)").encode()
 
 
 class _MemoryCounter:
