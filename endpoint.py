@@ -29,6 +29,7 @@ from trytond_endpoint.sandbox import HELP
 
 from . import policy
 from .exceptions import EndpointValidationError, SyncError
+from .http_fields import HTTP_FIELDS, HttpFieldsMixin, http_values
 from .pgtune.begin import Prepared, begin_and_fetch
 
 _SCHEMA_FIELDS = ['request_schema', 'query_schema', 'response_schema']
@@ -40,10 +41,11 @@ _DEFINITION_FIELDS = [
     # auth 'signature' and 'token' (auth_signature.py, auth_token.py)
     'signature_scheme', 'signature_secret', 'signature_header',
     'signature_algorithm', 'signature_encoding',
-    'signature_timestamp_header', 'signature_tolerance', 'token_scopes']
+    'signature_timestamp_header', 'signature_tolerance', 'token_scopes',
+    *HTTP_FIELDS]
 
 
-class Endpoint(ModelSQL, ModelView):
+class Endpoint(HttpFieldsMixin, ModelSQL, ModelView):
     __name__ = 'endpoint.endpoint'
     # The client's View Revisions: every edit, published or not.
     _history = True
@@ -273,6 +275,7 @@ class Endpoint(ModelSQL, ModelView):
                 values = dict(zip(_DEFINITION_FIELDS, values))
                 for name in ['active', 'documented']:
                     values[name] = bool(values[name])
+                http_values(values)
                 rows[id_] = (Definition(id=id_, **values), published)
         return rows
 

@@ -14,4 +14,5 @@ class Cron(metaclass=PoolMeta):
             ('endpoint.log|clean', "Remove Old Endpoint Log Lines"))
         cls.method.selection.append(
             ('endpoint.signature.seen|clean',
-                "Forget Expired Webhook Signatures"))
+                "Forget Expired Webhook Signatures"),
+            ('endpoint.rate_limit|clean', "Remove Ended Rate Limit Windows"))

@@ -51,7 +51,17 @@ from trytond_endpoint.sandbox_guards import PROXY_TYPES
 from trytond_endpoint.sandbox_namespaces import Facts
 from trytond_endpoint.sandbox_namespaces import UserError as SnippetError
 
-from . import auth, isolation, metrics, policy, spreadsheet, stats
+from . import (
+    auth,
+    cors,
+    http_answer,
+    isolation,
+    metrics,
+    policy,
+    ratelimit,
+    spreadsheet,
+    stats,
+)
 from .rest import RestHelper
 from .snippet_pool import PoolProxy
 from .transaction import DEFAULT_TIMEOUT, limit_statements, transactional
@@ -76,6 +86,7 @@ def serve(request, pool, path):
     except Exception as exception:
         response = error_response(
             exception, request, call.request_id, call.logs, call.endpoint)
+    http_answer.finish(call, response)
     if call.endpoint is not None and stats.ENABLED:
         stats.record(pool.database_name, call.endpoint,
             response.status_code, time.perf_counter() - call.start)
@@ -91,7 +102,8 @@ def serve(request, pool, path):
 class Call:
     "What the steps of one request share"
     __slots__ = ('request', 'pool', 'path', 'readonly', 'context',
-        'request_id', 'logs', 'endpoint', 'caller', 'start')
+        'request_id', 'logs', 'endpoint', 'caller', 'start',
+        'definition', 'origin', 'rate')
 
     def __init__(self, request, pool, path):
         self.request = request
@@ -109,6 +121,11 @@ class Call:
         self.endpoint = None
         # The user id Tryton's login found, once asked
         self.caller = None
+        # The matched definition, an origin only it may allow, and the
+        # caller's rate limit quota once counted (False: not known)
+        self.definition = None
+        self.origin = cors.origin(request)
+        self.rate = None
 
 
 def _with_login(call):
@@ -132,7 +149,10 @@ def _dispatch(call):
     entry, path_params = live.match(call.path, call.request.method)
     definition = entry.definition
     call.endpoint = definition.id
+    call.definition = definition
+    cors.check(call)
     user_id = auth.run_as(definition, call.request, call.pool, call.caller)
+    ratelimit.check(call, user_id)
     return execute(call.request, call.pool, entry, call.path, path_params,
         user_id, call.logs, call.request_id)
 
@@ -152,7 +172,14 @@ def live_map(pool):
 
 def _own_answer(call, live):
     "The answers of the mount itself, or None: documentation and OPTIONS"
+    if call.request.method == 'OPTIONS':
+        answer = cors.preflight(call, live)
+        if answer is not None:
+            return answer
     if is_documentation(call.path):
+        if call.origin is not None:
+            # The mount's own answers are for the origins Tryton allows.
+            raise cors.refuse()
         return documentation(call.request, call.pool.database_name, PREFIX,
             live, call.path)
     if call.request.method == 'OPTIONS':

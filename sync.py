@@ -52,7 +52,7 @@ def _changed_fields(Endpoint, before, after):
     if before is None:
         return []
     old, new = before.to_dict(), after.to_dict()
-    names = [n for n in new if n != 'id' and old.get(n) != new.get(n)]
+    names = [n for n in {**old, **new} if n != 'id' and old.get(n) != new.get(n)]
     return [Endpoint.__names__(n)['field'] if n in Endpoint._fields else n
         for n in names]
 

@@ -213,6 +213,7 @@ BASES = {
     'custom endpoint': 'floor',
     'custom endpoint, inline': 'floor',
     'custom, statistics off': 'floor',
+    'custom, rate-limited': 'custom endpoint',
     'seed REST read': 'built-in REST read',
     'custom + 10 others': 'custom endpoint',
     'custom + 1,000 others': 'custom + 10 others',
@@ -226,7 +227,7 @@ def report(bench, sync, memory, workers):
         f"{'non-2xx':>7}  ratio (median of rounds; range)")
     shown = ['floor', 'built-in REST read', 'seed REST read',
         'custom endpoint', 'custom, statistics off',
-        'custom endpoint, inline',
+        'custom endpoint, inline', 'custom, rate-limited',
         *[n for n in BASES if n.startswith('custom +')]]
     for name in sorted(bench.rows, key=lambda n: (
                 shown.index(n) if n in shown else len(shown))):
@@ -259,6 +260,9 @@ def report(bench, sync, memory, workers):
         ("seed REST ≥ 1.0× built-in REST",
             ratio(bench, 'seed REST read', 'built-in REST read'),
             lambda v: v >= 1.0),
+        ("rate-limited ≥ 0.90× custom",
+            ratio(bench, 'custom, rate-limited', 'custom endpoint'),
+            lambda v: v >= 0.90),
         ("10,000 ≥ 0.95× of 10",
             ratio(bench, 'custom + 10,000 others', 'custom + 10 others'),
             lambda v: v >= 0.95),
@@ -272,6 +276,39 @@ def report(bench, sync, memory, workers):
             verdict = 'PASS' if check(value) else 'MISS'
         shown = '' if value is None else f' ({value:.2f})'
         say(f"{verdict:<5} {label}{shown}")
+
+
+def rate_limit(seconds, rounds, workers):
+    "The rate-limited row against the same endpoint without a limit"
+    say("Building the database (PostgreSQL, party, 1,000 parties)…")
+    servers = []
+    with Cluster() as cluster:
+        try:
+            conf = build(cluster)
+            facts = orm(conf, 'init')
+            party = facts['party']
+            bench = Bench(seconds, rounds)
+            for name, path in [
+                    ('custom endpoint', f'/api/bench/party/{party}'),
+                    ('custom, rate-limited',
+                        f'/api/bench/limited/party/{party}')]:
+                server = Server(conf, facts['user'], workers)
+                servers.append(server)
+                server.wait(f'/bench/floor/party/{party}')
+                bench.add(name, server, path)
+            say("Measuring…")
+            bench.run()
+        finally:
+            for server in servers:
+                server.stop()
+    for name in bench.rows:
+        result = bench.summary(name)
+        say(f"{name:<24} {result['rps']:>7.0f} req/s, p50 "
+            f"{result['p50']:.2f} ms, p99 {result['p99']:.2f} ms, "
+            f"non-2xx {result['bad']}")
+    ratios = bench.ratios('custom, rate-limited', 'custom endpoint')
+    say(f"rate-limited / custom: {median(ratios):.3f} "
+        f"({ratios[0]:.3f}–{ratios[-1]:.3f}, {rounds} rounds)")
 
 
 def main():
@@ -301,6 +338,10 @@ def main():
         help="count the instructions of the custom endpoint with "
         "statistics on and off, and time a flush, instead; see "
         "bench/stats_cost.py")
+    parser.add_argument('--rate-limit', type=int, metavar='ROUNDS',
+        nargs='?', const=6, default=None,
+        help="only the custom endpoint with and without a rate limit, "
+        "in interleaved rounds (default 6)")
     args = parser.parse_args()
     if args.isolation is not None:
         isolation.run(args.isolation)
@@ -317,6 +358,9 @@ def main():
         map_size.run(args.map_size)
         return
     need_debian('wrk')
+    if args.rate_limit is not None:
+        rate_limit(args.seconds, args.rate_limit, args.workers)
+        return
     started = time.monotonic()
     servers = []
     say("Building the database (PostgreSQL, party, 1,000 parties)…")
@@ -369,6 +413,9 @@ def main():
             # What the statistics (on by default) cost
             bench.add('custom, statistics off',
                 serve(TRYTOND_ENDPOINT__STATISTICS='False'), custom)
+            # Each request counted in the database by every worker.
+            bench.add('custom, rate-limited', serve(),
+                f'/api/bench/limited/party/{party}')
             # The snippet in the server process: what the sandbox process
             # costs.
             bench.add('custom endpoint, inline',

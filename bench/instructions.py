@@ -117,6 +117,8 @@ def run(requests):
         rows = [
             ['floor', f'/{DATABASE}/bench/floor/party/{party}', {}],
             ['custom endpoint', f'/{DATABASE}/api/bench/party/{party}', {}],
+            ['custom, rate-limited',
+                f'/{DATABASE}/api/bench/limited/party/{party}', {}],
             ['built-in REST read',
                 f'/{DATABASE}/rest/model/party.party/{party}', rest],
             ['seed REST read',
@@ -138,6 +140,7 @@ def run(requests):
 RATIOS = [
     ('custom endpoint', 'floor'),
     ('custom endpoint, inline', 'floor'),
+    ('custom, rate-limited', 'custom endpoint'),
     ('seed REST read', 'built-in REST read'),
     ('custom + 10,000 others', 'custom + 10 others'),
     ]

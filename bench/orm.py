@@ -50,7 +50,13 @@ def init(pool):
                 'name': "Bench party", 'route': '/bench/party/<int:id>',
                 'method': 'GET', 'auth': 'public', 'exec_user': user.id,
                 'code': CUSTOM_CODE}])
-    Endpoint.sync([custom])
+    # The same endpoint under a rate limit it never reaches.
+    limited, = Endpoint.create([{
+                'name': "Bench party, rate-limited",
+                'route': '/bench/limited/party/<int:id>', 'method': 'GET',
+                'auth': 'public', 'exec_user': user.id, 'code': CUSTOM_CODE,
+                'rate_limit': 10 ** 9, 'rate_period': 3600}])
+    Endpoint.sync([custom, limited])
     return {'user': user.id, 'keys': keys,
         'party': parties[len(parties) // 2].id}
 

@@ -14,6 +14,7 @@ GTK main loop is recorded instead of shown; what was seen is written to
 ``OUTDIR/report.json`` with screenshots beside it, for
 ``tests/test_desktop_client.py`` to judge.
 """
+import datetime as dt
 import json
 import sys
 import time
@@ -294,8 +295,19 @@ class Driver:
             self.form_pages(screen, None)
             self.set_field(screen, 'name', "Made in the client")
             self.set_field(screen, 'route', '/client/<int:id>')
+            # The HTTP page's fields, served after the sync
+            self.set_field(screen, 'rate_limit', 5)
+            self.set_field(screen, 'rate_period', 60)
+            self.set_field(screen, 'cors_origins', 'https://shop.example')
+            self.set_field(screen, 'cache_max_age', 30)
+            self.set_field(screen, 'deprecation', dt.date(2026, 1, 1))
+            self.set_field(screen, 'sunset', dt.date(2027, 1, 1))
             page.sig_save()
             self.wait(lambda: screen.current_record.id > 0, "saved")
+            self.report['facts']['new_http'] = [
+                str(self.field(screen, n)) for n in ['rate_limit',
+                    'rate_period', 'cors_origins', 'cache_max_age',
+                    'deprecation', 'sunset']]
             self.report['facts']['new_state'] = self.field(screen, 'state')
         if not self.step('new record', new_record):
             return
@@ -569,7 +581,7 @@ class Driver:
                 label = self.text_of(
                     book.get_tab_label(book.get_nth_page(index)))
                 labels.append(label)
-                if shot and label in {'Code', 'Logs'}:
+                if shot and label in {'Code', 'Logs', 'HTTP'}:
                     self.screenshot(f'{shot}-{label.lower()}')
             book.set_current_page(0)
         self.pump(0.3)

@@ -100,7 +100,9 @@ class DesktopClientTestCase(unittest.TestCase):
         self.assertIn('Sample hidden', tabs['All'])
         self.assertGreater(len(tabs['All']), 20)
         self.assertEqual(self.facts['form_pages'], ['Code', 'Contract',
-                'Caller', 'Documentation', 'Aliases', 'Logs', 'Code Help'])
+                'Caller', 'Documentation', 'Aliases', 'HTTP', 'Logs',
+                'Code Help'])
+        self.assertIn('endpoint-form-http.png', self.report['screenshots'])
         self.assertGreaterEqual(self.facts['form_log_lines'], 2)
         self.assertIn('endpoint-form-logs.png', self.report['screenshots'])
         self.assertIn('endpoint-form-code.png', self.report['screenshots'])
@@ -115,6 +117,21 @@ class DesktopClientTestCase(unittest.TestCase):
         self.assertIn('Made in the client', self.facts['sync_added'])
         self.assertEqual(self.facts['synced_state'], 'live')
         self.assertIn('already live', self.facts['sync_again'])
+
+    def test_http_fields_served(self):
+        "The HTTP page's values, saved in the client, are served once synced"
+        self.assertEqual(self.facts['new_http'], ['5', '60',
+                'https://shop.example', '30', '2026-01-01', '2027-01-01'])
+        status, headers, _ = self.site.fetch('/client/1', headers={
+                'Authorization': f'Bearer {self.site.key}',
+                'Origin': 'https://shop.example'})
+        self.assertEqual(status, 200)
+        self.assertEqual(headers['RateLimit-Policy'], '"endpoint";q=5;w=60')
+        self.assertEqual(headers['Access-Control-Allow-Origin'],
+            'https://shop.example')
+        self.assertEqual(headers['Cache-Control'], 'private, max-age=30')
+        self.assertEqual(headers['Deprecation'], '@1767225600')
+        self.assertEqual(headers['Sunset'], 'Fri, 01 Jan 2027 00:00:00 GMT')
 
     def test_sync_registry(self):
         "Sync Registry shows the archived record removed, then nothing"

@@ -10,6 +10,7 @@ from .contracts import (
 )
 from .definition import AUTH_MODES, BODY_METHODS, CONTENT_TYPES, METHODS
 from .http.auth_checks import check_auth
+from .http.fields_check import check_http_fields
 from .routing import alias_errors, check_route
 from .sandbox import SnippetError, compile_snippet
 
@@ -93,4 +94,5 @@ def check_definition(definition, root_user=0):
         except SchemaError as exception:
             line = f" (line {exception.line})" if exception.line else ''
             errors.append((field, f"{exception.message}{line}"))
+    errors.extend(check_http_fields(definition))
     return errors

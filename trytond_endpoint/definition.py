@@ -47,6 +47,15 @@ class Definition:
     signature_timestamp_header: str | None = None
     signature_tolerance: int | None = None
     token_scopes: str | None = None
+    # HTTP beyond the routes: rate limits, CORS, caching, deprecation
+    # (dates as ISO text).
+    rate_limit: int | None = None
+    rate_period: int | None = None
+    cors_origins: str | None = None
+    allow_null_origin: bool = False
+    cache_max_age: int | None = None
+    deprecation: str | None = None
+    sunset: str | None = None
 
     def routes(self):
         "The route, then each alias: every rule the endpoint is served at"

@@ -27,6 +27,7 @@ from werkzeug.routing.converters import (
 
 from . import openapi_auth
 from .definition import BODY_METHODS, METHODS
+from .http import openapi_http
 from .problem import PROBLEM_CONTENT_TYPE
 from .routing import Base64Converter, new_map
 from .xlsx import MEDIA_TYPE as SPREADSHEET
@@ -114,9 +115,11 @@ def build_openapi(definitions, *, title, version, server_url,
         for template, item in sorted(paths.items())}
     document['components'] = {
         'schemas': schemas.components,
-        'responses': _error_responses(),
+        'responses': {**_error_responses(),
+            **openapi_http.response_components('#/components/schemas/Problem')},
         'parameters': _seed_parameter_components(),
-        'headers': _seed_header_components(),
+        'headers': {**_seed_header_components(),
+            **openapi_http.header_components()},
         'securitySchemes': {
             'bearer': {
                 'type': 'http', 'scheme': 'bearer',
@@ -404,6 +407,7 @@ def _operation(definition, variables, schemas, seed):
     operation['responses'] = dict(sorted(responses.items()))
     operation['security'] = (openapi_auth.security(definition)
         or SECURITY.get(definition.auth, []))
+    openapi_http.decorate(operation, definition)
     return operation
 
 

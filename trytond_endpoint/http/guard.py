@@ -3,7 +3,8 @@ for the mount's paths only.
 
 Tryton's application decides some things before any route runs, and
 answers them in HTML or not at all: a foreign ``Origin`` or ``Origin:
-null`` aborts outside its error handling (a 500 page), a ``Host`` header
+null`` aborts outside its error handling (a 500 page; the guard keeps
+such an origin for the endpoint to decide, see :mod:`.cors`), a ``Host`` header
 that is no host name fails in the routing (a 500 page), and its request
 log line (``Request.__repr__``) parses a JSON or XML body, up to the
 route's size limit, even for a request that is refused. The guard answers
@@ -19,6 +20,7 @@ import urllib.parse
 
 from ..problem import Problem
 from .body import INPUT_KEY, declared_length
+from .cors import ORIGIN_KEY
 from .credentials import check_credentials
 
 logger = logging.getLogger(__name__)
@@ -65,7 +67,7 @@ class MountGuard:
         if host is not None and not HOST.fullmatch(host):
             raise Problem(400, "The Host header is not a host name.",
                 errors=[{'header': 'Host', 'detail': "not a host name"}])
-        self.check_origin(environ.get('HTTP_ORIGIN'), host)
+        self.check_origin(environ, host)
         declared_length(environ)
         check_credentials(environ)
 
@@ -77,22 +79,27 @@ class MountGuard:
                 host = forwarded[-self.proxies].strip()
         return host
 
-    def check_origin(self, origin, host):
-        "As Tryton's application decides, answered as problem+json"
+    def check_origin(self, environ, host):
+        """An origin Tryton allows is left to Tryton; any other is kept
+        aside (:data:`.cors.ORIGIN_KEY`) for the endpoint to decide, and
+        hidden from Tryton's application, which would refuse it."""
+        origin = environ.get('HTTP_ORIGIN')
         if not origin:
             return
-        if origin == 'null' or origin.startswith(
-                ('moz-extension://', 'chrome-extension://')):
-            raise Problem(403, "Requests from a null origin are refused.")
-        if origin in self.cors():
-            return
-        try:
-            origin_host = urllib.parse.urlsplit(origin).netloc
-        except ValueError:
-            origin_host = None
-        if origin_host != host:
-            raise Problem(403, "Requests from this origin are refused; "
-                "allow it in the [web] cors configuration.")
+        if origin.startswith(('moz-extension://', 'chrome-extension://')):
+            # As Tryton: an extension is no site.
+            origin = 'null'
+        elif origin != 'null':
+            if origin in self.cors():
+                return
+            try:
+                origin_host = urllib.parse.urlsplit(origin).netloc
+            except ValueError:
+                origin_host = None
+            if origin_host == host:
+                return
+        environ[ORIGIN_KEY] = origin
+        del environ['HTTP_ORIGIN']
 
 
 def _quote(text):
