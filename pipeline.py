@@ -37,6 +37,7 @@ from werkzeug.exceptions import HTTPException
 from trytond_endpoint.answers import _response, options
 from trytond_endpoint.compiled import compile_definition
 from trytond_endpoint.documentation import documentation, is_documentation
+from trytond_endpoint.http.conditional import not_modified
 from trytond_endpoint.inputs import _body, _context, query_args
 from trytond_endpoint.problem import Problem
 from trytond_endpoint.routing import MapCache
@@ -200,7 +201,7 @@ def execute(request, pool, entry, path, path_params, user_id, logs,
         response = _response(result, method,
             lambda: _mount(request, pool))
         response.headers['Content-Language'] = _language(transaction, pool)
-    return response
+    return not_modified(request.environ, method, response)
 
 
 @contextmanager
