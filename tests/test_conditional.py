@@ -10,7 +10,7 @@ from trytond.tests.test_tryton import DB_NAME
 from trytond.transaction import Transaction
 
 from .test_rest import PROBLEM, b64, dumps
-from .tools import EndpointRouteTestCase, bearer, define, make_key, make_user
+from .tools import EndpointRouteTestCase, bearer, make_key, make_user
 
 
 @contextmanager
@@ -278,9 +278,13 @@ class ConditionalSnippetTestCase(ConditionalTestCase):
                 ('/header-tag', 'GET', "result['payload'] = {'v': 2}\n"
                     "result['headers'] = {'ETag': request.args['tag']}"),
                 ]:
-            define(route=route, method=method, code=code, auth='public',
-                exec_user=cls.web_user, content_type='application/json'
-                if method == 'POST' else None)
+            Endpoint = Pool().get('endpoint.endpoint')
+            Endpoint.sync(Endpoint.create([{
+                            'name': route, 'route': route, 'method': method,
+                            'code': code, 'auth': 'public',
+                            'exec_user': cls.web_user,
+                            'content_type': 'application/json'
+                            if method == 'POST' else None}]))
 
     def test_response_etag(self):
         "Response(etag=...) is quoted; If-None-Match gets 304 on GET only"
