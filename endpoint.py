@@ -34,7 +34,8 @@ _SCHEMA_FIELDS = ['request_schema', 'query_schema', 'response_schema']
 _DEFINITION_FIELDS = [
     'name', 'route', 'method', 'content_type', 'auth', 'exec_user',
     'request_schema', 'query_schema', 'response_schema', 'code', 'group',
-    'description', 'documented', 'active', 'max_body_size', 'timeout']
+    'description', 'documented', 'active', 'max_body_size', 'timeout',
+    'idempotent']
 
 
 class Endpoint(ModelSQL, ModelView):
@@ -93,6 +94,9 @@ class Endpoint(ModelSQL, ModelView):
         "Time Budget",
         domain=['OR', ('timeout', '=', None), ('timeout', '>', 0)],
         help="Seconds a run may take; the configured default when empty.")
+    idempotent = fields.Boolean("Idempotent",
+        help="Replay the answer to a request sent again with the same "
+        "Idempotency-Key header.")
     published = fields.Text("Published", readonly=True)
     state = fields.Function(fields.Selection([
                 ('live', "Live"),
@@ -185,7 +189,7 @@ class Endpoint(ModelSQL, ModelView):
                     table.id, table.published, *columns, where=where))
             for id_, published, *values in cursor:
                 values = dict(zip(_DEFINITION_FIELDS, values))
-                for name in ['active', 'documented']:
+                for name in ['active', 'documented', 'idempotent']:
                     values[name] = bool(values[name])
                 rows[id_] = (Definition(id=id_, **values), published)
         return rows

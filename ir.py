@@ -12,3 +12,5 @@ class Cron(metaclass=PoolMeta):
         super().__setup__()
         cls.method.selection.append(
             ('endpoint.log|clean', "Remove Old Endpoint Log Lines"))
+        cls.method.selection.append(
+            ('endpoint.idempotency|clean', "Forget Old Idempotency Keys"))

@@ -51,7 +51,7 @@ from trytond_endpoint.sandbox_guards import PROXY_TYPES
 from trytond_endpoint.sandbox_namespaces import Facts
 from trytond_endpoint.sandbox_namespaces import UserError as SnippetError
 
-from . import auth, isolation, policy
+from . import auth, idempotency, isolation, policy
 from .rest import RestHelper
 from .snippet_pool import PoolProxy
 from .transaction import DEFAULT_TIMEOUT, limit_statements, transactional
@@ -76,6 +76,7 @@ def serve(request, pool, path):
     except Exception as exception:
         response = error_response(
             exception, request, call.request_id, call.logs, call.endpoint)
+    idempotency.release(request, pool, response)
     if call.logs:
         _write_logs(pool, call.logs)
     return response
@@ -160,6 +161,9 @@ def execute(request, pool, entry, path, path_params, user_id, logs,
     body = _body(request, definition, compiled)
     args = query_args(request, compiled)
     context = _context(request)
+    replay = idempotency.claim(request, definition, user_id)
+    if replay is not None:
+        return replay
 
     # The request's context with access checks on: check_access() in one.
     with transaction.set_user(user_id), \
@@ -201,6 +205,7 @@ def execute(request, pool, entry, path, path_params, user_id, logs,
         response = _response(result, method,
             lambda: _mount(request, pool))
         response.headers['Content-Language'] = _language(transaction, pool)
+    idempotency.keep(request, response)
     return not_modified(request.environ, method, response)
 
 

@@ -34,6 +34,7 @@ class Definition:
     active: bool = True
     max_body_size: int | None = None
     timeout: float | None = None
+    idempotent: bool = False
 
     def to_dict(self):
         # Every value is a scalar: no deep copy (asdict) needed.
