@@ -25,6 +25,7 @@ from werkzeug.routing.converters import (
     UUIDConverter,
 )
 
+from . import openapi_conditional
 from .definition import BODY_METHODS, METHODS
 from .problem import PROBLEM_CONTENT_TYPE
 from .routing import Base64Converter, new_map
@@ -117,6 +118,7 @@ def build_openapi(definitions, *, title, version, server_url,
                 },
             },
         }
+    openapi_conditional.add_components(document['components'])
     # The caller may cache or alter it: share nothing with this module.
     return copy.deepcopy(document)
 
@@ -366,6 +368,8 @@ def _operation(definition, variables, schemas, seed):
     for status in statuses:
         responses.setdefault(status, {
                 '$ref': f'#/components/responses/{ERRORS[status][0]}'})
+    openapi_conditional.add_to_operation(
+        operation, responses, definition, seed)
     operation['responses'] = dict(sorted(responses.items()))
     operation['security'] = SECURITY.get(definition.auth, [])
     return operation
