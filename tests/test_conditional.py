@@ -277,6 +277,14 @@ class ConditionalSnippetTestCase(ConditionalTestCase):
                     "{'v': 1}, etag='v1')"),
                 ('/header-tag', 'GET', "result['payload'] = {'v': 2}\n"
                     "result['headers'] = {'ETag': request.args['tag']}"),
+                # The example of doc/http.rst
+                ('/party/<int:id>', 'GET',
+                    "party, = pool.get('party.party').browse("
+                    "[request.path_params['id']])\n"
+                    "stamp = (party.write_date or party.create_date)"
+                    ".isoformat()\n"
+                    "result['response'] = Response({'name': party.name}, "
+                    "etag=stamp)\n"),
                 ]:
             Endpoint = Pool().get('endpoint.endpoint')
             Endpoint.sync(Endpoint.create([{
@@ -324,6 +332,20 @@ class ConditionalSnippetTestCase(ConditionalTestCase):
         response = client.get(self.url('/header-tag'),
             query_string={'tag': 'abc'}, headers={'If-None-Match': '"abc"'})
         self.assertEqual(response.status_code, 304)
+
+    def test_documented_example(self):
+        "The snippet of doc/http.rst: a new tag once the record changes"
+        client = self.client()
+        url = self.url(f'/party/{self.party_ids[7]}')
+        response = client.get(url)
+        self.assertEqual(response.status_code, 200, response.data)
+        tag = response.headers['ETag']
+        response = client.get(url, headers={'If-None-Match': tag})
+        self.assertEqual(response.status_code, 304)
+        rename(self.party_ids[7], 'Party 08 renamed')
+        response = client.get(url, headers={'If-None-Match': tag})
+        self.assertEqual(response.status_code, 200)
+        self.assertNotEqual(response.headers['ETag'], tag)
 
     def test_bad_etag(self):
         "A malformed ETag is the snippet's failure: 500, not sent"
