@@ -37,7 +37,7 @@ from trytond_endpoint.problem import Problem
 from . import policy
 from .transaction import DEFAULT_TIMEOUT
 
-__all__ = ['Idempotency', 'claim', 'keep', 'release', 'TTL']
+__all__ = ['Idempotency', 'serving', 'claim', 'keep', 'release', 'TTL']
 
 # Seconds an answer is replayed for.
 TTL = config.getint('endpoint', 'idempotency_ttl', default=24 * 60 * 60)
@@ -48,6 +48,7 @@ METHODS = frozenset({'POST', 'PUT', 'PATCH', 'DELETE'})
 # transaction's retries: (row id, or None on SQLite, for release).
 _CLAIM = 'endpoint.idempotency'
 _FACTS = 'endpoint.idempotency.facts'
+_SERVING = 'endpoint.idempotency.serving'
 _REPLAYED = 'endpoint.idempotency.replayed'
 _UNKEPT_HEADERS = frozenset({'content-length', 'transfer-encoding'})
 
@@ -87,6 +88,12 @@ class Idempotency(ModelSQL):
         cursor.execute(*table.delete(where=table.expires <= now))
 
 
+def serving(request):
+    """Mark request as one the mount serves: the Test wizard's runs, always
+    rolled back, neither claim nor replay keys."""
+    request.environ[_SERVING] = True
+
+
 def claim(request, definition, user_id):
     """None to run the request, or the answer to replay; raises the
     problem to answer (400 bad key, 409 still running, 422 another
@@ -94,7 +101,7 @@ def claim(request, definition, user_id):
     environ = request.environ
     header = environ.get('HTTP_IDEMPOTENCY_KEY')
     if (header is None or not definition.idempotent
-            or request.method not in METHODS):
+            or request.method not in METHODS or _SERVING not in environ):
         return None
     if environ.get(_CLAIM) is not None:
         # The transaction runs again: the claim, committed, is this

@@ -71,6 +71,7 @@ PREFIX = config.get('endpoint', 'prefix', default='api').strip('/')
 def serve(request, pool, path):
     "The answer to request for path, under the mount of pool's database"
     call = Call(request, pool, path)
+    idempotency.serving(request)
     try:
         response = _with_login(call)
     except Exception as exception:

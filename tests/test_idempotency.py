@@ -207,3 +207,18 @@ class IdempotencyTestCase(EndpointRouteTestCase):
                 path='/counted/False') for _ in range(2)]
         self.assertNotIn('Idempotent-Replayed', plain[1].headers)
         self.assertEqual(kept(key='k-plain'), [])
+
+    def test_test_wizard_ignores_key(self):
+        "The Test wizard's rolled back runs neither claim nor replay"
+        from trytond.modules.endpoint.try_endpoint import try_definition
+        with Transaction().start(DB_NAME, 0):
+            Endpoint = Pool().get('endpoint.endpoint')
+            endpoint, = Endpoint.search([('route', '=', '/counted/True')])
+            definition = endpoint.get_definition()
+            for _ in range(2):
+                status, headers, _, _ = try_definition(definition, 'POST',
+                    '/counted/True', 'Content-Type: application/json\n'
+                    'Idempotency-Key: k-try', '{}')
+                self.assertEqual(status, 202)
+                self.assertNotIn('Idempotent-Replayed', headers)
+        self.assertEqual(kept(key='k-try'), [])
