@@ -42,7 +42,7 @@ _DEFINITION_FIELDS = [
     'signature_scheme', 'signature_secret', 'signature_header',
     'signature_algorithm', 'signature_encoding',
     'signature_timestamp_header', 'signature_tolerance', 'token_scopes',
-    *HTTP_FIELDS]
+    *HTTP_FIELDS, 'idempotent']
 
 
 class Endpoint(HttpFieldsMixin, ModelSQL, ModelView):
@@ -173,6 +173,9 @@ class Endpoint(HttpFieldsMixin, ModelSQL, ModelView):
             'invisible': Eval('auth') != 'token',
             },
         help="Space-separated scopes the access token must grant.")
+    idempotent = fields.Boolean("Idempotent",
+        help="Replay the answer to a request sent again with the same "
+        "Idempotency-Key header.")
     published = fields.Text("Published", readonly=True)
     state = fields.Function(fields.Selection([
                 ('live', "Live"),
@@ -273,7 +276,7 @@ class Endpoint(HttpFieldsMixin, ModelSQL, ModelView):
                     table.id, table.published, *columns, where=where))
             for id_, published, *values in cursor:
                 values = dict(zip(_DEFINITION_FIELDS, values))
-                for name in ['active', 'documented']:
+                for name in ['active', 'documented', 'idempotent']:
                     values[name] = bool(values[name])
                 http_values(values)
                 rows[id_] = (Definition(id=id_, **values), published)

@@ -15,4 +15,5 @@ class Cron(metaclass=PoolMeta):
         cls.method.selection.append(
             ('endpoint.signature.seen|clean',
                 "Forget Expired Webhook Signatures"),
-            ('endpoint.rate_limit|clean', "Remove Ended Rate Limit Windows"))
+            ('endpoint.rate_limit|clean', "Remove Ended Rate Limit Windows"),
+            ('endpoint.idempotency|clean', "Forget Old Idempotency Keys"))

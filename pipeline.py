@@ -38,6 +38,7 @@ from trytond_endpoint.answers import _response, options
 from trytond_endpoint.compiled import compile_definition
 from trytond_endpoint.documentation import documentation, is_documentation
 from trytond_endpoint.http import request_id as request_ids
+from trytond_endpoint.http.conditional import not_modified
 from trytond_endpoint.inputs import _body, _context, query_args
 from trytond_endpoint.problem import Problem
 from trytond_endpoint.routing import MapCache
@@ -55,6 +56,7 @@ from . import (
     auth,
     cors,
     http_answer,
+    idempotency,
     isolation,
     metrics,
     policy,
@@ -81,11 +83,13 @@ PREFIX = config.get('endpoint', 'prefix', default='api').strip('/')
 def serve(request, pool, path):
     "The answer to request for path, under the mount of pool's database"
     call = Call(request, pool, path)
+    idempotency.serving(request)
     try:
         response = _with_login(call)
     except Exception as exception:
         response = error_response(
             exception, request, call.request_id, call.logs, call.endpoint)
+    idempotency.release(request, pool, response)
     http_answer.finish(call, response)
     if call.endpoint is not None and stats.ENABLED:
         stats.record(pool.database_name, call.endpoint,
@@ -199,6 +203,9 @@ def execute(request, pool, entry, path, path_params, user_id, logs,
     body = _body(request, definition, compiled)
     args = query_args(request, compiled)
     context = _context(request)
+    replay = idempotency.claim(request, definition, user_id)
+    if replay is not None:
+        return replay
 
     # The request's context with access checks on: check_access() in one.
     with transaction.set_user(user_id), \
@@ -241,7 +248,8 @@ def execute(request, pool, entry, path, path_params, user_id, logs,
             lambda: _mount(request, pool), definition.name) or _response(
             result, method, lambda: _mount(request, pool))
         response.headers['Content-Language'] = _language(transaction, pool)
-    return response
+    idempotency.keep(request, response)
+    return not_modified(request.environ, method, response)
 
 
 @contextmanager

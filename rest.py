@@ -29,12 +29,20 @@ from contextlib import contextmanager
 from urllib.parse import quote, urlencode
 
 from trytond.model import Model as _TrytonModel
-from trytond.model import dualmethod
+from trytond.model import ModelSQL, dualmethod
 from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.protocols.jsonrpc import JSONDecoder
 from trytond.tools import is_instance_method
+from trytond.transaction import Transaction
 
+from trytond_endpoint.http.conditional import (
+    entity_tag,
+    if_match,
+    none_match,
+    record_tag,
+    record_version,
+)
 from trytond_endpoint.jsonbody import loads_objects
 from trytond_endpoint.problem import Problem
 from trytond_endpoint.sandbox import Response
@@ -103,13 +111,22 @@ class RestHelper:
         with _asking():
             policy.check_scope(Model, [id])
         Pool().get('ir.model.access').check(Model.__name__, 'read')
-        try:
-            # One query: Tryton refuses a missing or hidden record itself.
-            row, = Model.read([id], names)
-        except AccessError:
-            raise Problem(404, f"No {Model.__name__} {id}.")
+        stamped = _stamped(Model, names)
+        representation = self._representation(Model, names, format_)
+        if stamped and 'HTTP_IF_NONE_MATCH' in self._request.environ:
+            # The timestamp alone tells whether the client's copy is
+            # current: no field is read for a 304.
+            tag = record_tag(
+                _version(Model, id, _read(Model, id, ['_timestamp'])),
+                *representation)
+            if none_match(self._request.environ, tag):
+                return Response(b'', status=304, headers={'ETag': tag})
+        # One query: Tryton refuses a missing or hidden record itself.
+        row = _read(Model, id, _with_timestamp(Model, names))
+        version = _version(Model, id, row)
         return self._answer(_remove_dots(row), format_, Model, fields,
-            link_base=self._path())
+            link_base=self._path(), version=version,
+            representation=representation if stamped else None)
 
     def create(self, model, fields=None):
         "POST a record: 201 with ``Location`` and its body"
@@ -125,6 +142,7 @@ class RestHelper:
         behaves as in the built-in API); answers the record."""
         Model = _model(model)
         record = _record(Model, id)
+        self._check_match(Model, record.id)
         with _writing(f"write of {Model.__name__}"):
             values = self._values(Model, fields)
             if values:
@@ -136,6 +154,7 @@ class RestHelper:
         "DELETE a record: 204"
         Model = _model(model)
         record = _record(Model, id)
+        self._check_match(Model, record.id)
         with _writing(f"delete of {Model.__name__}"):
             Model.delete([record])
         return Response(b'', status=204)
@@ -237,6 +256,27 @@ class RestHelper:
         return Response(bytes(content),
             content_type=mimetype or 'application/octet-stream',
             headers={'Content-Disposition': _attachment(filename)})
+
+    # Conditional requests
+
+    def _representation(self, Model, names, format_):
+        "What an answer is built with, besides the records' versions"
+        transaction = Transaction()
+        environ = self._request.environ
+        return (Model.__name__, *names, format_, transaction.language,
+            sorted(self._usages()), transaction.user,
+            environ.get('HTTP_X_TRYTON_CONTEXT', ''))
+
+    def _check_match(self, Model, id):
+        "412 when If-Match names no tag of the record as it is now"
+        environ = self._request.environ
+        if 'HTTP_IF_MATCH' not in environ:
+            return
+        version = (_version(Model, id, _read(Model, id, ['_timestamp']))
+            if _has_timestamp(Model) else None)
+        if not if_match(environ, version):
+            raise Problem(412, f"{Model.__name__} {id} changed since that "
+                "ETag was given: read it again.")
 
     # Request parameters
 
@@ -409,11 +449,15 @@ class RestHelper:
         domain = [base_domain, domain] if base_domain else domain
         domain = [domain, *policy.scope(Model)] if policy.scope(
             Model) else domain
+        stamped = _stamped(Model, names)
         try:
             rows = Model.search_read(domain, offset=offset, limit=fetch,
-                order=order, fields_names=names)
+                order=order, fields_names=[*names, '_timestamp']
+                if stamped else names)
         except (ValueError, TypeError, KeyError, IndexError) as exception:
             raise Problem(400, f"Invalid domain or order: {exception}.")
+        versions = [(r['id'], r.pop('_timestamp', None)) for r in rows] \
+            if stamped else None
         rows = _remove_dots(_in_order(rows, names))
         headers = {'Accept-Ranges': 'records'}
         if ranged:
@@ -440,8 +484,21 @@ class RestHelper:
                 for f in _relations(Model, fields)]
             if templates:
                 headers['Link-Template'] = ', '.join(templates)
-        return Response(rest_formats.encode(rows, format_, Model.__name__),
-            headers=headers, content_type=rest_formats.content_type(format_))
+        if versions is not None:
+            # The page's records and versions, and what frames them.
+            headers['ETag'] = entity_tag(
+                *self._representation(Model, names, format_),
+                versions, sorted(headers.items()))
+            if none_match(self._request.environ, headers['ETag']):
+                # Nothing to encode: the client has this page.
+                return Response(b'', status=304, headers={
+                        k: v for k, v in headers.items()
+                        if k in {'ETag', 'Link', 'Link-Template'}})
+        body = rest_formats.encode(rows, format_, Model.__name__)
+        if versions is None:
+            headers['ETag'] = entity_tag(body, sorted(headers.items()))
+        return Response(body, headers=headers,
+            content_type=rest_formats.content_type(format_))
 
     def _count(self, Model, domain, count_limit):
         "The built-in's count: '*' from ten times the page end on"
@@ -470,24 +527,37 @@ class RestHelper:
     def _written(self, Model, id, fields, status=200, headers=None,
             link_base=None):
         "The record after a write, or no body when the user may not read it"
+        names = self._fields(Model, fields)
+        stamped = _stamped(Model, names)
         try:
-            data = _remove_dots(Model.read([id], self._fields(Model, fields))[0])
+            data, = Model.read([id], _with_timestamp(Model, names))
         except AccessError:
             return Response(b'', status=204 if status == 200 else status,
                 headers=headers)
-        return self._answer(data, 'json', Model, fields, status=status,
-            headers=headers, link_base=link_base)
+        version = _version(Model, id, data)
+        return self._answer(_remove_dots(data), 'json', Model, fields,
+            status=status, headers=headers, link_base=link_base,
+            version=version, representation=self._representation(
+                Model, names, 'json') if stamped else None)
 
     def _answer(self, data, format_, Model, fields, status=200, headers=None,
-            link_base=None):
+            link_base=None, version=None, representation=None):
+        """A record's answer; with its version, tagged by the representation
+        or, when that does not say it all, by the content"""
         headers = dict(headers or {})
         if link_base:
             links = [f'<{link_base}/{f}>; rel="related"; title="{f}"'
                 for f in _relations(Model, fields)]
             if links:
                 headers['Link'] = ', '.join(links)
-        return Response(rest_formats.encode(data, format_, Model.__name__),
-            status=status, headers=headers,
+        body = rest_formats.encode(data, format_, Model.__name__)
+        if representation is not None:
+            headers['ETag'] = record_tag(version, *representation)
+        elif version is not None:
+            headers['ETag'] = record_tag(version, body)
+        else:
+            headers['ETag'] = entity_tag(body)
+        return Response(body, status=status, headers=headers,
             content_type=rest_formats.content_type(format_))
 
 
@@ -517,6 +587,41 @@ def _signature(Model, action, method):
 def _check_id(Model, id):
     if not isinstance(id, int) or isinstance(id, bool):
         raise Problem(404, f"No {Model.__name__} {id!r}.")
+
+
+def _stamped(Model, names):
+    """Whether the record's Tryton timestamp versions what names read of
+    it: its own table's fields, no path through a relation.
+
+    Function fields count as the record's own, as for the desktop client's
+    ``_timestamp`` check.
+    """
+    return _has_timestamp(Model) and not any('.' in n for n in names)
+
+
+def _has_timestamp(Model):
+    return issubclass(Model, ModelSQL) and not Model._is_table_query()
+
+
+def _with_timestamp(Model, names):
+    return [*names, '_timestamp'] if _has_timestamp(Model) else names
+
+
+def _read(Model, id, names):
+    "The row of a record the user may read, else 404"
+    try:
+        row, = Model.read([id], names)
+    except AccessError:
+        raise Problem(404, f"No {Model.__name__} {id}.")
+    return row
+
+
+def _version(Model, id, row):
+    "The version part of the record's tags, from a row read with it"
+    timestamp = row.pop('_timestamp', None)
+    if timestamp is None:
+        return None
+    return record_version(Model.__name__, id, timestamp)
 
 
 def _data_arguments(Model, action, arguments, access):

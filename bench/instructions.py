@@ -123,6 +123,13 @@ def run(requests):
                 f'/{DATABASE}/rest/model/party.party/{party}', rest],
             ['seed REST read',
                 f'/{DATABASE}/api/rest/model/party.party/{party}', endpoint],
+            ['seed REST read, 304',
+                f'/{DATABASE}/api/rest/model/party.party/{party}',
+                {**endpoint, 'If-None-Match': '*'}],
+            ['built-in REST list', f'/{DATABASE}/rest/model/party.party',
+                {**rest, 'Range': 'records=0-49'}],
+            ['seed REST list', f'/{DATABASE}/api/rest/model/party.party',
+                {**endpoint, 'Range': 'records=0-49'}],
             ]
         say(f"Counting ({requests} requests per row, under callgrind)…")
         counts = count(conf, DATABASE, user, rows, requests)
@@ -142,6 +149,8 @@ RATIOS = [
     ('custom endpoint, inline', 'floor'),
     ('custom, rate-limited', 'custom endpoint'),
     ('seed REST read', 'built-in REST read'),
+    ('seed REST read, 304', 'floor'),
+    ('seed REST list', 'built-in REST list'),
     ('custom + 10,000 others', 'custom + 10 others'),
     ]
 

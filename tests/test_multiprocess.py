@@ -695,6 +695,65 @@ def test_postgresql_statistics_of_two_servers(pg_site):
     finally:
         second.stop()
         print(f"== {second.log.name}", second.log.read_text()[-3000:])
+@only_postgresql
+def test_postgresql_idempotency_key_runs_once(pg_site):
+    "The same Idempotency-Key sent at once to two server processes runs once"
+    rpc = pg_site.rpc
+    other = Server(pg_site.folder, Path(pg_site.folder) / 'trytond.conf',
+        rpc.database, 2, 'pg-idempotency')
+    try:
+        other.wait_ready()
+        servers = [pg_site.servers[0], other]
+        endpoint = rpc.create(route='/idempotent', method='POST',
+            content_type='application/json', idempotent=True, timeout=20.0,
+            code="n = 0\nwhile n < 300000:\n    n += 1\nlog('ran')\n"
+            "result['payload'] = {'order': request.json['order']}\n"
+            "result['status_code'] = 201\n")
+        rpc.sync([endpoint])
+        body = json.dumps({'order': 'A-1'})
+        headers = {'Content-Type': 'application/json',
+            'Idempotency-Key': 'order-A-1'}
+        barrier = threading.Barrier(8)
+        answers = []
+
+        def send(server):
+            barrier.wait(10)
+            answers.append(server.get('/idempotent', method='POST',
+                    body=body, headers=headers, timeout=30))
+
+        threads = [threading.Thread(target=send, args=(servers[i % 2],))
+            for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert len(answers) == 8
+        ran = [a for a in answers
+            if a[0] == 201 and 'Idempotent-Replayed' not in a[1]]
+        assert len(ran) == 1, [(s, h.items(), b) for s, h, b in answers]
+        for status, answer_headers, data in answers:
+            if status == 201:
+                assert json.loads(data) == {'order': 'A-1'}
+            else:
+                assert status == 409, (status, data)
+                assert answer_headers.get_content_type() == PROBLEM
+        logs = rpc.model('endpoint.log', 'search_count',
+            [('endpoint', '=', endpoint), ('message', '=', 'ran')])
+        assert logs == 1
+        # Once answered, every process replays it, and refuses another body.
+        for server in servers:
+            status, answer_headers, data = server.get('/idempotent',
+                method='POST', body=body, headers=headers)
+            assert status == 201, data
+            assert answer_headers['Idempotent-Replayed'] == 'true'
+            assert json.loads(data) == {'order': 'A-1'}
+            status, _, data = server.get('/idempotent', method='POST',
+                body=json.dumps({'order': 'B-2'}), headers=headers)
+            assert status == 422, data
+        assert rpc.model('endpoint.log', 'search_count',
+            [('endpoint', '=', endpoint), ('message', '=', 'ran')]) == 1
+    finally:
+        other.stop()
 
 
 # Last: after a restart, each worker's connection pool takes a while to

@@ -313,7 +313,7 @@ def test_problem_responses(doc):
     def statuses(id_):
         return set(by_id(doc, id_)[2]['responses'])
     # public, GET without path variables
-    assert statuses(14) == {'200', '2XX', '400', '500', '503'}
+    assert statuses(14) == {'200', '2XX', '304', '400', '500', '503'}
     # a path variable: 404, and 405 when its value fits another route
     assert statuses(6) >= {'404', '405'}
     # the code may answer nothing: 204, but not to a GET
@@ -363,11 +363,11 @@ def test_seed_routes(doc):
     search = paths['/rest/model/{name}']['get']
     assert refs(search) == ['Domain', 'Order', 'Limit', 'Offset', 'Fields',
         'Range', 'CollectionFormat', 'XTrytonContext', 'XTrytonUsage',
-        'AcceptLanguage']
+        'AcceptLanguage', 'IfNoneMatch']
     parameters = doc['components']['parameters']
     assert [parameters[n]['name'] for n in refs(search)] == [
         'd', 'o', 's', 'p', 'f', 'Range', 'format', 'X-Tryton-Context',
-        'X-Tryton-Usage', 'Accept-Language']
+        'X-Tryton-Usage', 'Accept-Language', 'If-None-Match']
     assert parameters['CollectionFormat']['schema']['enum'] == [
         'json', 'xlsx']
     assert set(search['responses']['200']['content']) == {
@@ -377,12 +377,12 @@ def test_seed_routes(doc):
     assert parameters['Range']['in'] == 'header'
     headers = search['responses']['200']['headers']
     assert set(headers) == {
-        'Content-Range', 'Accept-Ranges', 'Content-Language'}
+        'Content-Range', 'Accept-Ranges', 'Content-Language', 'ETag'}
     assert '416' in search['responses']
 
     create = paths['/rest/model/{name}']['post']
     assert set(create['responses']['201']['headers']) == {
-        'Location', 'Content-Language'}
+        'Location', 'Content-Language', 'ETag'}
     assert '200' not in create['responses']
     read = paths['/rest/model/{name}/{id}']['get']
     assert 'Link' in read['responses']['200']['headers']
@@ -434,6 +434,35 @@ def test_aliases():
         'application/json', SPREADSHEET}
     assert set(found['other_2'][2]['responses']['200']['content']) == {
         'application/json'}
+def test_conditional_and_idempotency(doc):
+    "ETag, If-None-Match, If-Match, Idempotency-Key and their statuses"
+    paths = doc['paths']
+    record = paths['/rest/model/{name}/{id}']
+    assert 'IfNoneMatch' in refs(record['get'])
+    assert '304' in record['get']['responses']
+    assert 'ETag' in record['get']['responses']['200']['headers']
+    for method in ['put', 'patch', 'delete']:
+        assert 'IfMatch' in refs(record[method])
+        assert '412' in record[method]['responses']
+    assert 'IfMatch' not in refs(record['get'])
+    components = doc['components']
+    assert components['responses']['NotModified']['headers'] == {
+        'ETag': {'$ref': '#/components/headers/ETag'}}
+    assert components['parameters']['IdempotencyKey']['in'] == 'header'
+    # Not idempotent: no Idempotency-Key.
+    create = paths['/rest/model/{name}']['post']
+    assert 'IdempotencyKey' not in refs(create)
+
+    idempotent = build_openapi([Definition(1, 'Pay', '/pay', 'POST',
+                'application/json', exec_user=2, idempotent=True)],
+        title='Shop', version='8.2', server_url='http://localhost/shop/api')
+    validate(idempotent, cls=OpenAPIV31SpecValidator)
+    pay = idempotent['paths']['/pay']['post']
+    assert refs(pay) == ['IdempotencyKey']
+    assert {'400', '409', '422'} <= set(pay['responses'])
+    assert pay['responses']['200']['headers'] == {'Idempotent-Replayed': {
+            '$ref': '#/components/headers/IdempotentReplayed'}}
+    assert '304' not in pay['responses']
 
 
 def test_same_shape_shares_names(doc):

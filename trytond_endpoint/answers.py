@@ -6,9 +6,11 @@ response, and the mount's answer to ``OPTIONS``."""
 from werkzeug.wrappers import Response
 
 from trytond_endpoint import jsonenc
+from trytond_endpoint.http.etag import check_etag
 from trytond_endpoint.sandbox import Response as SnippetResponse
 from trytond_endpoint.sandbox import check_payload
 from trytond_endpoint.sandbox_namespaces import (
+    AnswerHeaderError,
     FrozenMultiMapping,
     check_answer_headers,
 )
@@ -70,6 +72,12 @@ def _from_snippet_response(response, mount):
     answer = Response(body, status=response.status,
         content_type=content_type if body else None)
     for name, value in (response.headers or {}).items():
+        if name.lower() == 'etag':
+            # result['headers'] is not checked when set, as Response is.
+            try:
+                value = check_etag(value)
+            except ValueError as exception:
+                raise AnswerHeaderError(f"ETag: {exception}") from None
         answer.headers[name] = value
     return answer
 

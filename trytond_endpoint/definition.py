@@ -56,6 +56,8 @@ class Definition:
     cache_max_age: int | None = None
     deprecation: str | None = None
     sunset: str | None = None
+    # Idempotency-Key honoured (idempotency.py)
+    idempotent: bool = False
 
     def routes(self):
         "The route, then each alias: every rule the endpoint is served at"

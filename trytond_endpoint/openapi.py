@@ -25,7 +25,7 @@ from werkzeug.routing.converters import (
     UUIDConverter,
 )
 
-from . import openapi_auth
+from . import openapi_auth, openapi_conditional
 from .definition import BODY_METHODS, METHODS
 from .http import openapi_http
 from .problem import PROBLEM_CONTENT_TYPE
@@ -134,6 +134,7 @@ def build_openapi(definitions, *, title, version, server_url,
                 d for d, _, _, alias in operations if not alias),
             },
         }
+    openapi_conditional.add_components(document['components'])
     # The caller may cache or alter it: share nothing with this module.
     return copy.deepcopy(document)
 
@@ -404,6 +405,8 @@ def _operation(definition, variables, schemas, seed):
     for status in statuses:
         responses.setdefault(status, {
                 '$ref': f'#/components/responses/{ERRORS[status][0]}'})
+    openapi_conditional.add_to_operation(
+        operation, responses, definition, seed)
     operation['responses'] = dict(sorted(responses.items()))
     operation['security'] = (openapi_auth.security(definition)
         or SECURITY.get(definition.auth, []))

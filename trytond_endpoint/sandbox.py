@@ -211,9 +211,10 @@ HELP = [
         "token = base64.urlsafe_b64encode(b'data').decode()"),
     _entry(
         'Response', 'class',
-        'Response(body, status=200, headers=None, content_type=None): a '
-        'complete answer; put it in result["response"]. body is text, '
-        'bytes, a dict or a list; headers may not contain line breaks.',
+        'Response(body, status=200, headers=None, content_type=None, '
+        'etag=None): a complete answer; put it in result["response"]. body '
+        'is text, bytes, a dict or a list; headers may not contain line '
+        'breaks; a GET or HEAD whose If-None-Match names etag gets 304.',
         "result['response'] = Response('pong', content_type='text/plain')"),
     _entry(
         'exceptions', 'namespace', 'UserError (400), BadRequest (400), '

@@ -17,6 +17,7 @@ import time as _time
 import types
 from collections.abc import Mapping
 
+from .http.etag import check_etag
 from .sandbox_guards import MAX_LENGTH, PROXY_TYPES, BudgetExceeded
 
 
@@ -305,11 +306,15 @@ def _check_cookie(value, mount):
 
 
 class Response:
-    "A complete answer built by a snippet; checked when built, read-only."
+    """A complete answer built by a snippet; checked when built, read-only.
+
+    ``etag`` is the answer's entity tag (quoted when it is not): a GET or
+    HEAD whose ``If-None-Match`` names it is answered ``304``.
+    """
     __slots__ = ('body', 'content_type', 'headers', 'status')
 
     def __init__(self, body=b'', status=200, headers=None,
-            content_type=None):
+            content_type=None, etag=None):
         if body is None:
             body = b''
         if type(body) not in {str, bytes, dict, list}:
@@ -320,9 +325,12 @@ class Response:
                 not isinstance(content_type, str)
                 or _FORBIDDEN_IN_VALUE.search(content_type)):
             raise ValueError('Invalid content type.')
+        headers = check_headers(headers)
+        if etag is not None:
+            headers['ETag'] = check_etag(etag)
         for name, value in (
                 ('body', body), ('status', status),
-                ('headers', types.MappingProxyType(check_headers(headers))),
+                ('headers', types.MappingProxyType(headers)),
                 ('content_type', content_type)):
             object.__setattr__(self, name, value)
 
