@@ -12,8 +12,11 @@ class Cron(metaclass=PoolMeta):
         super().__setup__()
         cls.method.selection.append(
             ('endpoint.log|clean', "Remove Old Endpoint Log Lines"))
-        cls.method.selection.append(
-            ('endpoint.signature.seen|clean',
-                "Forget Expired Webhook Signatures"),
-            ('endpoint.rate_limit|clean', "Remove Ended Rate Limit Windows"),
-            ('endpoint.idempotency|clean', "Forget Old Idempotency Keys"))
+        cls.method.selection.extend([
+                ('endpoint.signature.seen|clean',
+                    "Forget Expired Webhook Signatures"),
+                ('endpoint.rate_limit|clean',
+                    "Remove Ended Rate Limit Windows"),
+                ('endpoint.idempotency|clean',
+                    "Forget Old Idempotency Keys"),
+                ])

@@ -89,5 +89,5 @@ class PgLogTestCase(unittest.TestCase):
                 pglog.re.compile(statement or '')
                 for name in (test,) if isinstance(test, str) else test:
                     self.assertRegex(
-                        name, r'^tests/test_\w+\.py::\w+::test_\w+$')
+                        name, r'^tests/test_\w+\.py::(\w+::)?test_\w+$')
                 self.assertTrue(why)
