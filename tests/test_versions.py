@@ -205,6 +205,33 @@ class VersionsTestCase(DBTestCase):
         self.assertEqual(self._latest().diff, '')
         self.assertEqual(self._served(), served)
 
+    @with_transaction()
+    def test_restore_keeps_fields_of_every_kind(self):
+        "Dates, booleans, integers and aliases of a snapshot come back"
+        import datetime as dt
+        Endpoint = Pool().get('endpoint.endpoint')
+        Version = Pool().get('endpoint.registry.version')
+        clerk = make_user('kinds')
+        endpoint = self._endpoint(route='/kinds', auth='public',
+            exec_user=clerk.id, aliases='/kinds-too',
+            deprecation=dt.date(2026, 1, 2), sunset=dt.date(2027, 3, 4),
+            rate_limit=5, rate_period=60, allow_null_origin=True,
+            cache_max_age=30)
+        Endpoint.publish([endpoint])
+        kept = self._latest()
+        Endpoint.write([endpoint], {'deprecation': None, 'sunset': None,
+                'aliases': None, 'rate_limit': None, 'rate_period': None,
+                'allow_null_origin': False, 'cache_max_age': None})
+        Endpoint.publish([endpoint])
+        Version.restore([kept])
+        endpoint = Endpoint(endpoint.id)
+        self.assertEqual((endpoint.deprecation, endpoint.sunset),
+            (dt.date(2026, 1, 2), dt.date(2027, 3, 4)))
+        self.assertEqual((endpoint.aliases, endpoint.rate_limit,
+                endpoint.rate_period, endpoint.allow_null_origin,
+                endpoint.cache_max_age), ('/kinds-too', 5, 60, True, 30))
+        self.assertEqual(endpoint.state, 'live')
+
     def _refused(self, version):
         Version = Pool().get('endpoint.registry.version')
         before = (self._served(), self._latest().number)
