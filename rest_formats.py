@@ -23,7 +23,6 @@ XML adds a ``type`` attribute to the values that are not text. In CSV,
 nested records (dotted ``f``) become ``parent.field`` columns and lists
 are written as a JSON array of the texts above.
 """
-import base64
 import csv
 import datetime as dt
 import io
@@ -34,7 +33,7 @@ from lxml import etree
 from trytond import config
 from trytond.protocols.jsonrpc import JSONEncoder
 
-from trytond_endpoint import xlsx
+from trytond_endpoint import flat_rows, xlsx
 
 FORMATS = {
     'json': 'application/json',
@@ -94,15 +93,7 @@ def text(value):
         return ''
     if isinstance(value, bool):
         return 'true' if value else 'false'
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return base64.b64encode(bytes(value)).decode('ascii')
-    if isinstance(value, (dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return str(value.total_seconds())
-    if isinstance(value, Decimal):
-        return str(value)
-    return str(value)
+    return flat_rows.scalar_text(value)
 
 
 def _type(value):
@@ -157,15 +148,8 @@ def _xml_value(parent, tag, value):
 
 
 def _csv(records):
-    rows = [dict(_flatten(r)) for r in records]
-    columns = []
-    for row in rows:
-        for key in row:
-            if key not in columns:
-                columns.append(key)
-    if 'id' in columns:
-        columns.remove('id')
-        columns.insert(0, 'id')
+    rows = [dict(flat_rows.flatten(r, text, _item)) for r in records]
+    columns = flat_rows.columns(rows)
     output = io.StringIO()
     writer = csv.writer(output, lineterminator='\r\n')
     writer.writerow(columns)
@@ -174,24 +158,8 @@ def _csv(records):
     return output.getvalue().encode('utf-8')
 
 
-def _flatten(record, prefix=''):
-    for key, value in record.items():
-        if key == '__name__':
-            continue
-        if isinstance(value, dict):
-            yield from _flatten(value, f'{prefix}{key}.')
-        elif isinstance(value, (list, tuple)):
-            yield f'{prefix}{key}', json.dumps(
-                [_plain(v) for v in value], ensure_ascii=False)
-        else:
-            yield f'{prefix}{key}', text(value)
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items() if k != '__name__'}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+def _item(value):
+    # In a list's JSON: numbers as numbers, the rest as its CSV text
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return value
     return text(value) if value is not None else None

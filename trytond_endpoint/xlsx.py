@@ -11,14 +11,13 @@ written: a collection over ``max_rows`` or ``max_cells`` is refused with
 400 (the client pages with ``s``/``Range``), a text over what a cell
 holds with 406 (another format carries it).
 """
-import base64
 import datetime as dt
 import io
-import json
 from decimal import Decimal
 
 import xlsxwriter
 
+from . import flat_rows
 from .problem import Problem
 
 MEDIA_TYPE = (
@@ -78,8 +77,9 @@ def encode(records, limits, sheet='records'):
         raise Problem(406, "Only a list of records can be a spreadsheet.")
     if len(records) > limits.max_rows:
         raise too_many(limits.max_rows)
-    rows = [dict(_flatten(r)) for r in records]
-    columns = _columns(rows)
+    # Cells keep their values: _write types them.
+    rows = [dict(flat_rows.flatten(r, _same, _item)) for r in records]
+    columns = flat_rows.columns(rows)
     if len(columns) > SHEET_COLUMNS or (
             len(columns) * len(rows) > limits.max_cells):
         raise Problem(400, f"A spreadsheet holds at most {limits.max_cells} "
@@ -118,45 +118,15 @@ def _sheet_name(name):
     return name[:31] or 'records'
 
 
-def _columns(rows):
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    if 'id' in columns:
-        columns.remove('id')
-        columns.insert(0, 'id')
-    return columns
-
-
-def _flatten(record, prefix=''):
-    for key, value in record.items():
-        if key == '__name__':
-            continue
-        if isinstance(value, dict):
-            yield from _flatten(value, f'{prefix}{key}.')
-        elif isinstance(value, (list, tuple)):
-            yield f'{prefix}{key}', json.dumps(
-                [_plain(v) for v in value], ensure_ascii=False)
-        else:
-            yield f'{prefix}{key}', value
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items() if k != '__name__'}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+def _item(value):
+    # In a list's JSON: booleans and numbers as JSON has them
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    return _text(value)
+    return flat_rows.scalar_text(value)
 
 
-def _text(value):
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return base64.b64encode(bytes(value)).decode('ascii')
-    if isinstance(value, (dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return str(value.total_seconds())
-    return str(value)
+def _same(value):
+    return value
 
 
 class _Styles:
@@ -202,7 +172,7 @@ def _write(worksheet, row, column, value, styles):
         worksheet.write_datetime(row, column, value,
             styles.get(_FORMATS['timedelta']))
     else:
-        text = value if isinstance(value, str) else _text(value)
+        text = value if isinstance(value, str) else flat_rows.scalar_text(value)
         worksheet.write_string(row, column, _cell_text(text))
 
 
