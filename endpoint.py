@@ -29,7 +29,7 @@ from trytond_endpoint.sandbox import HELP
 
 from . import policy
 from .exceptions import EndpointValidationError, SyncError
-from .http_fields import HTTP_FIELDS, HttpFieldsMixin, http_values
+from .http_fields import HTTP_FIELDS, HttpFieldsMixin
 from .pgtune.begin import Prepared, begin_and_fetch
 
 _SCHEMA_FIELDS = ['request_schema', 'query_schema', 'response_schema']
@@ -275,12 +275,31 @@ class Endpoint(HttpFieldsMixin, ModelSQL, ModelView):
             cursor.execute(*table.select(
                     table.id, table.published, *columns, where=where))
             for id_, published, *values in cursor:
-                values = dict(zip(_DEFINITION_FIELDS, values))
-                for name in ['active', 'documented', 'idempotent']:
-                    values[name] = bool(values[name])
-                http_values(values)
+                values = cls.definition_values(
+                    dict(zip(_DEFINITION_FIELDS, values)))
                 rows[id_] = (Definition(id=id_, **values), published)
         return rows
+
+    @classmethod
+    def definition_values(cls, values):
+        "Stored values (columns or a snapshot) as a Definition holds them"
+        booleans, dates = cls._definition_kinds()
+        # A snapshot older than a field lacks it: the default then.
+        values = {n: values[n] for n in _DEFINITION_FIELDS if n in values}
+        for name in booleans & values.keys():
+            values[name] = bool(values[name])
+        for name in dates & values.keys():
+            # A date on PostgreSQL or in a snapshot, its text on SQLite;
+            # a definition holds the ISO text.
+            values[name] = str(values[name]) if values[name] else None
+        return values
+
+    @classmethod
+    @lru_cache(maxsize=8)
+    def _definition_kinds(cls):
+        fields_ = [(n, cls._fields[n]) for n in _DEFINITION_FIELDS]
+        return ({n for n, f in fields_ if isinstance(f, fields.Boolean)},
+            {n for n, f in fields_ if isinstance(f, fields.Date)})
 
     def get_definition(self):
         return self.definition_rows([self.id])[self.id][0]

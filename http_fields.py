@@ -6,11 +6,10 @@ caching by others, deprecation."""
 from trytond.model import fields
 from trytond.pyson import Bool, Eval
 
-__all__ = ['HTTP_FIELDS', 'HttpFieldsMixin', 'http_values']
+__all__ = ['HTTP_FIELDS', 'HttpFieldsMixin']
 
 HTTP_FIELDS = ['rate_limit', 'rate_period', 'cors_origins',
     'allow_null_origin', 'cache_max_age', 'deprecation', 'sunset']
-_DATES = ['deprecation', 'sunset']
 
 
 class HttpFieldsMixin:
@@ -72,11 +71,3 @@ class HttpFieldsMixin:
     @staticmethod
     def default_allow_null_origin():
         return False
-
-
-def http_values(values):
-    "The columns of a ``definition_rows`` row as the definition holds them"
-    values['allow_null_origin'] = bool(values['allow_null_origin'])
-    for name in _DATES:
-        # A date on PostgreSQL, its text on SQLite.
-        values[name] = str(values[name]) if values[name] else None

@@ -262,7 +262,8 @@ class RegistryVersion(ModelSQL, ModelView):
                 if not _model_exists(model):
                     errors.append(gettext('endpoint.msg_restore_model',
                             endpoint=endpoint, model=model))
-            definition = Definition.from_dict({**values, 'id': id_})
+            definition = Definition(id=id_,
+                **Endpoint.definition_values(values))
             definitions.append(definition)
             for field, message in check_definition(definition):
                 errors.append(gettext('endpoint.msg_invalid_definition',

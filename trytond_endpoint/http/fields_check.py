@@ -44,9 +44,5 @@ def check_http_fields(definition):
     return errors
 
 
-def _date(value):
-    # ISO text as published; a date where a record's value is checked
-    # as it is (a version's snapshot)
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(value) if value else None
+def _date(text):
+    return dt.date.fromisoformat(text) if text else None
