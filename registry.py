@@ -271,11 +271,12 @@ class RegistryVersion(ModelSQL, ModelView):
                         field=Endpoint.__names__(field)['field'],
                         message=message))
         active = [d for d in definitions if d.active]
-        for definition, first in route_clashes(
-                (d, d.route, d.method) for d in active):
+        # Aliases are routes too, as when the records are synced.
+        for (definition, route), (first, _) in route_clashes(
+                ((d, r), r, d.method) for d in active for r in d.routes()):
             errors.append(gettext('endpoint.msg_route_method_unique',
                     endpoint=definition.name, other=first.name,
-                    route=definition.route, method=definition.method))
+                    route=route, method=definition.method))
         errors.extend(Endpoint._run_as_errors(active))
         return errors
 

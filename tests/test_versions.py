@@ -292,6 +292,20 @@ class VersionsTestCase(DBTestCase):
             message)
 
     @with_transaction()
+    def test_restore_refused_alias_clash(self):
+        "An alias of the snapshot on another endpoint's route is refused"
+        Endpoint = Pool().get('endpoint.endpoint')
+        one = self._endpoint(route='/x/first', name="First")
+        two = self._endpoint(route='/x/second', name="Second")
+        Endpoint.sync([one, two])
+
+        def change(snapshot):
+            snapshot[two.id]['aliases'] = '/x/first'
+        target = self._tamper(self._latest(), change)
+        message = self._refused(target)
+        self.assertIn('uses the route "/x/first" with method GET', message)
+
+    @with_transaction()
     def test_note_over_size_refused(self):
         "A note over the field's size publishes nothing"
         Endpoint = Pool().get('endpoint.endpoint')
