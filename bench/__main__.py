@@ -333,6 +333,9 @@ def main():
         nargs='?', const=300, default=None,
         help="count instructions per request under callgrind instead "
         "(default 300 requests per row); see bench/instructions.py")
+    parser.add_argument('--only', action='append', metavar='ROW',
+        help="with --instructions: only the rows whose name contains ROW "
+        "(repeatable), e.g. --only floor --only 'custom endpoint'")
     parser.add_argument('--map-size', type=int, metavar='PAIRS',
         nargs='?', const=40, default=None,
         help="time the custom endpoint with 10 and 10,000 others in "
@@ -358,7 +361,7 @@ def main():
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir()
     if args.instructions is not None:
-        instructions.run(args.instructions)
+        instructions.run(args.instructions, args.only)
         return
     if args.statistics is not None:
         stats_cost.run(args.statistics)
