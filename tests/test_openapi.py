@@ -326,6 +326,24 @@ def test_problem_responses(doc):
     assert not statuses(13) & {'413', '415'}
 
 
+def test_request_id_on_every_response(doc):
+    "Every answer of the mount carries X-Request-Id, so does the document"
+    components = doc['components']
+    assert components['headers']['RequestId']['schema'] == {
+        'type': 'string'}
+    responses = [r for item in doc['paths'].values()
+        for operation in item.values()
+        for r in operation['responses'].values() if '$ref' not in r]
+    responses += components['responses'].values()
+    assert len(responses) > 20
+    for response in responses:
+        assert response['headers']['X-Request-Id'] == {
+            '$ref': '#/components/headers/RequestId'}
+    # the headers a response had are kept beside it
+    assert 'WWW-Authenticate' in components['responses']['Unauthorized'][
+        'headers']
+
+
 def test_security(doc):
     schemes = doc['components']['securitySchemes']
     assert schemes['bearer'] == {'type': 'http', 'scheme': 'bearer',
@@ -377,12 +395,13 @@ def test_seed_routes(doc):
     assert parameters['Range']['in'] == 'header'
     headers = search['responses']['200']['headers']
     assert set(headers) == {
-        'Content-Range', 'Accept-Ranges', 'Content-Language', 'ETag'}
+        'Content-Range', 'Accept-Ranges', 'Content-Language', 'ETag',
+        'X-Request-Id'}
     assert '416' in search['responses']
 
     create = paths['/rest/model/{name}']['post']
     assert set(create['responses']['201']['headers']) == {
-        'Location', 'Content-Language', 'ETag'}
+        'Location', 'Content-Language', 'ETag', 'X-Request-Id'}
     assert '200' not in create['responses']
     read = paths['/rest/model/{name}/{id}']['get']
     assert 'Link' in read['responses']['200']['headers']
@@ -447,7 +466,8 @@ def test_conditional_and_idempotency(doc):
     assert 'IfMatch' not in refs(record['get'])
     components = doc['components']
     assert components['responses']['NotModified']['headers'] == {
-        'ETag': {'$ref': '#/components/headers/ETag'}}
+        'ETag': {'$ref': '#/components/headers/ETag'},
+        'X-Request-Id': {'$ref': '#/components/headers/RequestId'}}
     assert components['parameters']['IdempotencyKey']['in'] == 'header'
     # Not idempotent: no Idempotency-Key.
     create = paths['/rest/model/{name}']['post']
@@ -461,7 +481,8 @@ def test_conditional_and_idempotency(doc):
     assert refs(pay) == ['IdempotencyKey']
     assert {'400', '409', '422'} <= set(pay['responses'])
     assert pay['responses']['200']['headers'] == {'Idempotent-Replayed': {
-            '$ref': '#/components/headers/IdempotentReplayed'}}
+            '$ref': '#/components/headers/IdempotentReplayed'},
+        'X-Request-Id': {'$ref': '#/components/headers/RequestId'}}
     assert '304' not in pay['responses']
 
 

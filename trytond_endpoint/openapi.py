@@ -135,6 +135,7 @@ def build_openapi(definitions, *, title, version, server_url,
             },
         }
     openapi_conditional.add_components(document['components'])
+    openapi_http.quote_request_ids(document)
     # The caller may cache or alter it: share nothing with this module.
     return copy.deepcopy(document)
 

@@ -1,7 +1,8 @@
 """What an endpoint's rate limit, caching and deprecation add to its
 operation in the OpenAPI document (CORS is the browser's business)."""
 
-__all__ = ['decorate', 'header_components', 'response_components']
+__all__ = ['decorate', 'header_components', 'response_components',
+    'quote_request_ids']
 
 _REF = '#/components/headers/'
 
@@ -33,6 +34,20 @@ def decorate(operation, definition):
         operation['responses'] = dict(sorted(responses.items()))
 
 
+def quote_request_ids(document):
+    """Name ``X-Request-Id`` on every response of document: the mount
+    answers it on all of them, refusals included."""
+    reference = {'$ref': _REF + 'RequestId'}
+    responses = [r for item in document['paths'].values()
+        for operation in item.values()
+        for r in operation['responses'].values()]
+    responses += document['components']['responses'].values()
+    for response in responses:
+        if '$ref' not in response:
+            response['headers'] = {**response.get('headers', {}),
+                'X-Request-Id': reference}
+
+
 def header_components():
     def header(description, example=None):
         value = {'description': description, 'schema': {'type': 'string'}}
@@ -54,6 +69,10 @@ def header_components():
         'Sunset': header(
             "When the endpoint is expected to stop answering (RFC 8594).",
             'Wed, 30 Jun 2027 00:00:00 GMT'),
+        'RequestId': header(
+            "The request's id, quoted by the server's logs: the caller's "
+            "own `X-Request-Id` when it is 1 to 128 visible ASCII "
+            "characters, else one drawn by the server.", 'a1b2c3-42'),
         'CacheControl': header(
             "How long browsers and proxies may keep the answer.",
             'public, max-age=300'),
