@@ -452,7 +452,7 @@ class Endpoint(HttpFieldsMixin, ModelSQL, ModelView):
     @classmethod
     def sync_all(cls):
         "Publish every endpoint, archived ones included"
-        cls.publish(list(cls.definition_rows()))
+        cls.publish(None)
 
     @classmethod
     def pending(cls, ids=None):
@@ -462,11 +462,20 @@ class Endpoint(HttpFieldsMixin, ModelSQL, ModelView):
         definition is not the published one, and why publishing them would
         fail.
         """
+        pending, errors, _ = cls._pending(ids)
+        return pending, errors
+
+    @classmethod
+    def _pending(cls, ids):
+        "pending, and the JSON each pending definition is published as"
         rows = cls.definition_rows(ids)
         # Only what changed since it was published needs a check and a write.
+        dumps = {id_: _dumps(definition)
+            for id_, (definition, _) in rows.items()}
         pending = {id_: (definition, published)
             for id_, (definition, published) in rows.items()
-            if published != _dumps(definition)}
+            if published != dumps[id_]}
+
         errors = []
         for definition, _ in pending.values():
             for field, message in check_definition(definition):
@@ -479,27 +488,29 @@ class Endpoint(HttpFieldsMixin, ModelSQL, ModelView):
         # The Run As users' groups may have changed since the last save.
         errors.extend(cls._run_as_errors(
                 [d for d, _ in rows.values() if d.active]))
-        return pending, errors
+        # And what publishing writes, dumped once (a sync of thousands).
+        return pending, errors, {id_: dumps[id_] for id_ in pending}
 
     @classmethod
     def publish(cls, records, note=None):
-        """Check every definition, then publish them all or none.
+        """Check every definition, then publish them all or none
+        (every record when records is None).
 
         ``note`` says why; it is for the published versions to keep.
         """
         pool = Pool()
         Registry = pool.get('endpoint.registry')
         pool.get('endpoint.registry.version').check_note(note)
-        pending, errors = cls.pending(
-            [getattr(r, 'id', r) for r in records])
+        pending, errors, dumps = cls._pending(None if records is None
+            else [getattr(r, 'id', r) for r in records])
         if errors:
             raise SyncError(gettext('endpoint.msg_sync_failed',
                     errors='\n'.join(errors)))
         if not pending:
             # Already live: nothing to write, no new version.
             return
-        changed = {definition: _dumps(definition)
-            for definition, _ in pending.values()}
+        changed = {definition: dumps[id_]
+            for id_, (definition, _) in pending.items()}
         transaction = Transaction()
         table = cls.__table__()
         cursor = transaction.connection.cursor()

@@ -234,7 +234,7 @@ class RegistryVersion(ModelSQL, ModelView):
                 Endpoint.write(*to_write)
             if to_create:
                 Endpoint.create(to_create)
-            Endpoint.publish(list(Endpoint.definition_rows()), note=note)
+            Endpoint.publish(None, note=note)
         if cls.latest()[1] == (latest[1] if latest else 0):
             # Already as the snapshot: a restore is still a version.
             Registry.bump()

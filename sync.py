@@ -119,8 +119,6 @@ class SyncRegistry(Wizard):
         Endpoint = Pool().get('endpoint.endpoint')
         scope = self.scope()
         with Transaction().set_context(active_test=False):
-            if scope is None:
-                scope = list(Endpoint.definition_rows())
             Endpoint.publish(scope, note=getattr(self.start, 'note', None))
         return 'end'
 
