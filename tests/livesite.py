@@ -3,13 +3,15 @@
 # terms.
 """A live server like the demo's, in a temporary folder, for HTTP tests.
 
-``Site.start()`` builds a fresh SQLite database with ``trytond-admin``,
-loads the demo's data (``demo/data.py``: its endpoints, parties, users
-and application key) plus the varied sample endpoints below, and serves
-it with gunicorn on a free loopback port. ``python -m tests.livesite CONF
-DATABASE`` is the data step, run in a process of its own so that the
-server never shares a cache with it.
+``Site.start()`` gives a site a fresh SQLite database: a copy of one
+built once per test process with ``trytond-admin``, the demo's data
+(``demo/data.py``: its endpoints, parties, users and application key) and
+the varied sample endpoints below; then the site's own data if any, and
+serves it with gunicorn on a free loopback port. ``python -m
+tests.livesite CONF DATABASE`` is the data step, run in a process of its
+own so that the server never shares a cache with it.
 """
+import atexit
 import http.client
 import json
 import shutil
@@ -210,6 +212,53 @@ def load(conf, database):
         transaction.commit()
 
 
+_BASE = []
+
+
+def base():
+    """The folder of the database every site starts from, built at the
+    first call of the process: the database file, its file store and the
+    application key ``demo/data.py`` leaves beside the configuration."""
+    if not _BASE:
+        folder = Path(tempfile.mkdtemp(prefix='endpoint-live-base-'))
+        try:
+            conf = folder / 'trytond.conf'
+            conf.write_text(configuration(folder))
+            build(conf, folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _BASE.append(folder)
+    return _BASE[0]
+
+
+def configuration(folder, extra=''):
+    # Many failed logins are part of the tests: no brute-force lock.
+    return ("[database]\nuri = sqlite://\n"
+        f"path = {folder}\n"
+        "[session]\nmax_attempt = 1000\n" + extra)
+
+
+def build(conf, folder):
+    "The database with the modules, the demo's data and the samples"
+    (folder / f'{DATABASE}.sqlite').touch()
+    password = folder / 'admin-password'
+    password.write_text(ADMIN_PASSWORD)
+    run([BIN / 'trytond-admin', '-c', conf, '-d', DATABASE, '--all',
+            '--email', 'admin@example.com',
+            '-u', 'endpoint', 'party', '--activate-dependencies'],
+        env=clean_env(TRYTONPASSFILE=str(password)))
+    run([sys.executable, '-m', 'tests.livesite', conf, DATABASE],
+        env=clean_env(), cwd=ROOT)
+
+
+def run(args, **kwargs):
+    result = subprocess.run(args, capture_output=True, timeout=300,
+        **kwargs)
+    if result.returncode:
+        raise RuntimeError(f"{args[0]} failed:\n"
+            + result.stderr.decode(errors='replace')[-3000:])
 
 
 class Site:
@@ -246,31 +295,15 @@ class Site:
             raise
         return self
 
-    def _run(self, args, **kwargs):
-        result = subprocess.run(args, capture_output=True, timeout=300,
-            **kwargs)
-        if result.returncode:
-            raise RuntimeError(f"{args[0]} failed:\n"
-                + result.stderr.decode(errors='replace')[-3000:])
-
     def _build(self):
+        # The extra configuration is the site's data step's and server's:
+        # what the base is built with reads none of it.
+        shutil.copytree(base(), self.folder, dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns('trytond.conf'))
         self.conf = self.folder / 'trytond.conf'
-        # Many failed logins are part of the tests: no brute-force lock.
-        self.conf.write_text(
-            "[database]\nuri = sqlite://\n"
-            f"path = {self.folder}\n"
-            "[session]\nmax_attempt = 1000\n" + self.extra_conf)
-        (self.folder / f'{self.database}.sqlite').touch()
-        password = self.folder / 'admin-password'
-        password.write_text(ADMIN_PASSWORD)
-        self._run([BIN / 'trytond-admin', '-c', self.conf, '-d',
-                self.database, '--all', '--email', 'admin@example.com',
-                '-u', 'endpoint', 'party', '--activate-dependencies'],
-            env=clean_env(TRYTONPASSFILE=str(password)))
-        self._run([sys.executable, '-m', 'tests.livesite', self.conf,
-                self.database], env=clean_env(), cwd=ROOT)
+        self.conf.write_text(configuration(self.folder, self.extra_conf))
         if self.data:
-            self._run([sys.executable, '-m', self.data, self.conf,
+            run([sys.executable, '-m', self.data, self.conf,
                     self.database], env=clean_env(), cwd=ROOT)
         # demo/data.py leaves the key beside the configuration.
         self.key = (self.folder / 'key').read_text().strip()
