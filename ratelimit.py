@@ -160,12 +160,14 @@ class _PostgreSQLCounter:
                 raise RuntimeError("A pooled connection in a transaction.")
             run = _EXECUTE % (int(endpoint_id), _caller_literal(caller),
                 int(period))
+            # The timeout first: a PREPARE waits for the table's lock too.
+            prepare = _TIMEOUT + _PREPARE + run[len(_TIMEOUT):]
             known = prepared_names(connection)
             for retry in (False, True):
                 prepared = known is not None and _NAME in known
                 try:
                     hits, reset = self._run(connection, pgconn,
-                        run if prepared else _PREPARE + run)
+                        run if prepared else prepare)
                 except errors.DatabaseError as error:
                     # The session lost the statement, or kept it from a
                     # count that failed after preparing it.
@@ -223,7 +225,8 @@ RETURNING "hits", "reset" - extract(epoch FROM clock_timestamp());
 # Without parameters: several statements in one message.  No wait for
 # the disk at commit: a crash of the database server may forget the last
 # counts, a request never waits on a flush for them.
-_EXECUTE = (f"SET LOCAL statement_timeout = {COUNT_TIMEOUT_MS}; "
+_TIMEOUT = f"SET LOCAL statement_timeout = {COUNT_TIMEOUT_MS}; ".encode()
+_EXECUTE = _TIMEOUT + (
     "SET LOCAL synchronous_commit = off; "
     f"EXECUTE {_NAME}(%d, '%s', %d)").encode()
 

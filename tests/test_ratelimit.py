@@ -175,8 +175,9 @@ class QuotaTestCase(unittest.TestCase):
                 'RateLimit': '"endpoint";r=0;t=8'})
 
 
-def _get(port, path, headers=None):
-    connection = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
+def _get(port, path, headers=None, timeout=30):
+    connection = http.client.HTTPConnection('127.0.0.1', port,
+        timeout=timeout)
     try:
         connection.request('GET', path, headers=headers or {})
         response = connection.getresponse()
@@ -278,3 +279,35 @@ def test_counter_outage_is_no_429(two_servers):
             assert 'RateLimit' not in headers
         locker.rollback()
     assert _get(a.port, path)[0] == 429
+
+
+@only_postgresql
+def test_table_lock_bounds_first_count(two_servers):
+    "A session's first count (its PREPARE) waits on a lock no longer"
+    import psycopg
+    cluster, (a, _), rpc = two_servers
+    id_ = rpc.create(route='/rl/first', code="result['payload'] = 1",
+        rate_limit=10 ** 6, rate_period=3600)
+    plain = rpc.create(route='/rl/plain', code="result['payload'] = 1")
+    rpc.sync([id_, plain])
+    path = f'/{a.database}/api/rl/first'
+    with psycopg.connect(cluster.uri + a.database, autocommit=True) as admin:
+        # New sessions for the server: none has prepared the count yet.
+        admin.execute('SELECT pg_terminate_backend(pid, 5000) '
+            'FROM pg_stat_activity WHERE datname = %s '
+            'AND pid <> pg_backend_pid()', (a.database,))
+    for _ in range(4):
+        # Connections made again, without a count on them.
+        _get(a.port, f'/{a.database}/api/rl/plain')
+    with psycopg.connect(cluster.uri + a.database) as locker:
+        locker.execute('LOCK TABLE "endpoint_rate_limit" '
+            'IN ACCESS EXCLUSIVE MODE')
+        for _ in range(3):
+            # The lock is held for the whole loop: a count that waited
+            # for it would time the socket out.
+            status, headers, _ = _get(a.port, path, timeout=10)
+            assert status == 200
+            assert 'RateLimit' not in headers
+        locker.rollback()
+    status, headers, _ = _get(a.port, path)
+    assert status == 200 and 'RateLimit' in headers
