@@ -36,6 +36,7 @@ import datetime as dt
 import decimal
 import io
 import json
+import json.encoder
 import os
 import pickle
 import select
@@ -60,6 +61,8 @@ MAX_FRAME = 16 * 2 ** 20
 MAX_CONTAINERS = 1_000_000
 _HEADER = struct.Struct('>I')
 TAG = '\x00'
+_c_make_encoder = json.encoder.c_make_encoder
+_encode_text = json.encoder.encode_basestring
 
 
 class WireError(Exception):
@@ -103,9 +106,22 @@ def encoder(default=None):
         raise TypeError(
             f'A value of type {type(value).__name__} can not be passed.')
 
-    dumps = json.JSONEncoder(
-        default=hook, ensure_ascii=False, separators=(',', ':'),
-        check_circular=True).encode
+    # The JSON module's C encoder, made once: json.JSONEncoder.encode
+    # makes one per call, in Python. Its markers (the containers being
+    # written, against cycles) are empty again after each message.
+    markers = {}
+    iterencode = _c_make_encoder(markers, hook, _encode_text, None, ':',
+        ',', False, False, True) if _c_make_encoder else None
+    if iterencode is None:
+        iterencode = json.JSONEncoder(default=hook, ensure_ascii=False,
+            separators=(',', ':'), check_circular=True).iterencode
+
+    def dumps(value):
+        try:
+            return ''.join(iterencode(value, 0))
+        except BaseException:
+            markers.clear()
+            raise
 
     def encode(value):
         try:
