@@ -37,6 +37,7 @@ import decimal
 import io
 import json
 import json.encoder
+import json.scanner
 import os
 import pickle
 import select
@@ -184,8 +185,8 @@ def decoder(tags=None):
                 return build(obj[key])
         return obj
 
-    loads = json.JSONDecoder(object_hook=hook).decode
-    plain_loads = json.JSONDecoder().decode
+    loads = _scanner(json.JSONDecoder(object_hook=hook))
+    plain_loads = _scanner(json.JSONDecoder())
 
     def decode(data):
         if data.count(b'{') + data.count(b'[') > MAX_CONTAINERS:
@@ -203,6 +204,23 @@ def decoder(tags=None):
                 RecursionError, OverflowError) as exception:
             raise WireError(f'Malformed message: {exception}') from None
     return decode
+
+
+def _scanner(decoder):
+    """``loads(text)`` by the decoder's scanner alone (its C code), without
+    the Python layers of ``decode``: a frame is one value, no space
+    around it (the other side writes none)."""
+    scan = json.scanner.make_scanner(decoder)
+
+    def loads(text):
+        try:
+            value, end = scan(text, 0)
+        except StopIteration:
+            raise ValueError('Expecting a value') from None
+        if end != len(text):
+            raise ValueError('Extra data')
+        return value
+    return loads
 
 
 # Frames on raw file descriptors: no buffering object between the two
