@@ -261,6 +261,9 @@ def _request_view(request, path, path_params, args, body, attributes):
     if body:
         for name in _BODY_PARTS & attributes:
             parts[name] = getattr(body, name)
+        if 'xml' in parts:
+            # A sandbox process parses the body again for its own tree.
+            parts['data'] = body.data
     return RequestView(**parts)
 
 

@@ -247,10 +247,9 @@ class RunNamesTestCase(unittest.TestCase):
         self.assertEqual(attributes, {'path_params', 'real'})
 
     def test_request_view_parts(self):
+        from trytond.modules.endpoint.pipeline import _request_view
         from werkzeug.test import EnvironBuilder
         from werkzeug.wrappers import Request
-
-        from trytond.modules.endpoint.pipeline import _request_view
         request = Request(EnvironBuilder(method='GET', path='/p',
                 headers={'X-Color': 'blue'}).get_environ())
         view = _request_view(request, '/p', {'id': 1}, None, None,
