@@ -212,30 +212,23 @@ def execute(request, pool, entry, path, path_params, user_id, logs,
             transaction.set_context(context, _check_access=True):
         result = {}
         pool_proxy = PoolProxy()
-        names = {
-            'request': RequestView(
-                method=method, path=path,
-                args=args,
-                # The view copies them and drops Authorization and Cookie.
-                headers=request.headers.items(),
-                json=body.json if body else None,
-                data=body.data if body else b'',
-                text=body.text if body else '',
-                form=body.form if body else None,
-                files=body.files if body else None,
-                xml=body.xml if body else None,
-                path_params=path_params,
-                content_type=(request.mimetype or None)
-                if request.environ.get('CONTENT_TYPE') else None),
-            'pool': pool_proxy,
-            'rest': RestHelper(request),
-            'user': _UserFacts(user_id),
-            'endpoint': entry.get_facts(_endpoint_facts),
-            'context': {k: v for k, v in transaction.context.items()
-                if not k.startswith('_')},
-            'log': _logger(logs, definition.id, request_id),
-            'result': result,
-            }
+        # Only the names the snippet writes: it can reach no other.
+        reads = compiled.names
+        names = {'result': result, 'pool': pool_proxy}
+        if 'request' in reads:
+            names['request'] = _request_view(request, path, path_params,
+                args, body, compiled.attributes)
+        if 'rest' in reads:
+            names['rest'] = RestHelper(request)
+        if 'user' in reads:
+            names['user'] = _UserFacts(user_id)
+        if 'endpoint' in reads:
+            names['endpoint'] = entry.get_facts(_endpoint_facts)
+        if 'context' in reads:
+            names['context'] = {k: v for k, v in transaction.context.items()
+                if not k.startswith('_')}
+        if 'log' in reads:
+            names['log'] = _logger(logs, definition.id, request_id)
         budget = policy.time_budget(definition.timeout, DEFAULT_TIMEOUT)
         try:
             isolation.run(compiled, definition.code, names, budget,
@@ -250,6 +243,31 @@ def execute(request, pool, entry, path, path_params, user_id, logs,
         response.headers['Content-Language'] = _language(transaction, pool)
     idempotency.keep(request, response)
     return not_modified(request.environ, method, response)
+
+
+def _request_view(request, path, path_params, args, body, attributes):
+    """The snippet's request: of its parts, those whose name the snippet
+    writes (the method and path always: the view's text shows them)"""
+    parts = {'method': request.method, 'path': path}
+    if 'args' in attributes:
+        parts['args'] = args
+    if 'headers' in attributes:
+        # The view copies them and drops Authorization and Cookie.
+        parts['headers'] = request.headers.items()
+    if 'path_params' in attributes:
+        parts['path_params'] = path_params
+    if 'content_type' in attributes and request.environ.get('CONTENT_TYPE'):
+        parts['content_type'] = request.mimetype or None
+    if body:
+        for name in _BODY_PARTS & attributes:
+            parts[name] = getattr(body, name)
+        if 'xml' in parts:
+            # A sandbox process parses the body again for its own tree.
+            parts['data'] = body.data
+    return RequestView(**parts)
+
+
+_BODY_PARTS = frozenset({'json', 'data', 'text', 'form', 'files', 'xml'})
 
 
 @contextmanager

@@ -24,7 +24,9 @@ def asked(request, path):
     "Whether the caller asks for a spreadsheet"
     if path.endswith('.xlsx'):
         return True
-    if request.args.get('format') == 'xlsx':
+    # request.args parses the query string even when it is empty.
+    if (request.environ.get('QUERY_STRING')
+            and request.args.get('format') == 'xlsx'):
         return True
     accept = request.headers.get('Accept')
     # Parsing Accept costs more than the rest of this test: only when the

@@ -11,7 +11,6 @@
   checked as usual.
 """
 import threading
-from contextlib import contextmanager
 
 __all__ = ['tune', 'unchecked']
 
@@ -42,12 +41,15 @@ class _SkippableCheck:
         self.check(connection)
 
 
-@contextmanager
-def unchecked():
+class unchecked:
     """The next connection this thread takes from a tuned pool is handed
-    out unchecked: the caller's first statement checks it."""
-    _local.skip = True
-    try:
-        yield
-    finally:
+    out unchecked: the caller's first statement checks it.
+
+    A class, not a generator: it is entered by every request."""
+    __slots__ = ()
+
+    def __enter__(self):
+        _local.skip = True
+
+    def __exit__(self, *exc_info):
         _local.__dict__.pop('skip', None)

@@ -234,3 +234,30 @@ class PipelineTestCase(EndpointRouteTestCase):
                     Registry.current(statement_timeout=2000), version)
             transaction.rollback()
         self.assertEqual(failures, [])
+
+
+class RunNamesTestCase(unittest.TestCase):
+    "A run is given only what its snippet writes: it can reach no other"
+
+    def test_snippet_reads(self):
+        from trytond_endpoint.compiled import snippet_reads
+        names, attributes = snippet_reads(
+            "x = request.path_params['id']\nresult['payload'] = x.real\n")
+        self.assertEqual(names, {'x', 'request', 'result'})
+        self.assertEqual(attributes, {'path_params', 'real'})
+
+    def test_request_view_parts(self):
+        from trytond.modules.endpoint.pipeline import _request_view
+        from werkzeug.test import EnvironBuilder
+        from werkzeug.wrappers import Request
+        request = Request(EnvironBuilder(method='GET', path='/p',
+                headers={'X-Color': 'blue'}).get_environ())
+        view = _request_view(request, '/p', {'id': 1}, None, None,
+            frozenset({'path_params'}))
+        self.assertEqual((view.method, view.path), ('GET', '/p'))
+        self.assertEqual(dict(view.path_params), {'id': 1})
+        self.assertEqual(list(view.headers), [])
+        view = _request_view(request, '/p', {'id': 1}, None, None,
+            frozenset({'headers'}))
+        self.assertEqual(view.headers.get('x-color'), 'blue')
+        self.assertEqual(dict(view.path_params), {})

@@ -1,4 +1,5 @@
 """Everything compiled for one definition, and the checks done at save."""
+import ast
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -24,6 +25,10 @@ class Compiled:
     request_contract: object
     query_contract: object
     media_type: str | None
+    # The names of its run the snippet reads, and the attributes it reads
+    # of any object: what the request view needs (see snippet_reads).
+    names: frozenset
+    attributes: frozenset
 
 
 @lru_cache(maxsize=4096)
@@ -33,17 +38,33 @@ def _compile(source):
     return compile_snippet(source, '<endpoint>')
 
 
+@lru_cache(maxsize=4096)
+def snippet_reads(source):
+    """The names and the attribute names source writes.
+
+    A snippet reaches a name of its run, or an attribute, only by writing
+    it (``getattr``, ``globals``, ``vars`` and frames are refused at
+    compile time, ``str.format`` looks no attribute up): what it never
+    writes need not be built for its runs.
+    """
+    nodes = list(ast.walk(ast.parse(source)))
+    return (frozenset(n.id for n in nodes if isinstance(n, ast.Name)),
+        frozenset(n.attr for n in nodes if isinstance(n, ast.Attribute)))
+
+
 def compile_definition(definition):
     "Compile a definition; raises SnippetError or SchemaError"
     media_type = None
     if definition.content_type:
         media_type, _ = parse_content_type(definition.content_type)
+    code = _compile(definition.code or '')
+    names, attributes = snippet_reads(definition.code or '')
     return Compiled(
-        code=_compile(definition.code or ''),
+        code=code,
         request_contract=compile_request_schema(
             definition.request_schema, definition.content_type),
         query_contract=compile_query_schema(definition.query_schema),
-        media_type=media_type)
+        media_type=media_type, names=names, attributes=attributes)
 
 
 def check_definition(definition, root_user=0):

@@ -509,8 +509,8 @@ class RequestView:
         'xml',
     )
 
-    def __init__(self, *, method, path, args, headers, json=None, data=b'',
-            text='', form=None, files=None, path_params=None,
+    def __init__(self, *, method, path, args=None, headers=(), json=None,
+            data=b'', text='', form=None, files=None, path_params=None,
             content_type=None, xml=None):
         values = {
             'method': str(method),

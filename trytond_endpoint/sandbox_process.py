@@ -412,7 +412,8 @@ class SandboxPool:
     def __init__(self, memory):
         self.memory = memory
         self.pid = os.getpid()
-        self._condition = threading.Condition()
+        self._lock = threading.Lock()
+        self._condition = threading.Condition(self._lock)
         self._idle = []
         self._starting = 0
         self._waiting = 0
@@ -421,6 +422,10 @@ class SandboxPool:
         self._thread = None
 
     def acquire(self):
+        with self._lock:
+            # The usual case, without the condition's Python layers.
+            if self._idle:
+                return self._idle.pop()
         with self._condition:
             while not self._idle:
                 if self._starting <= self._waiting:
@@ -438,9 +443,10 @@ class SandboxPool:
 
     def release(self, sandbox, reusable):
         if reusable:
-            with self._condition:
+            with self._lock:
                 self._idle.append(sandbox)
-                self._condition.notify()
+                if self._waiting:
+                    self._condition.notify()
         else:
             if sandbox.process.returncode is None:
                 sandbox.kill()

@@ -16,6 +16,7 @@ server worker, which runs them in the request's transaction.
 import datetime
 import decimal
 import functools
+import gc
 import os
 import pickle
 import sys
@@ -403,6 +404,9 @@ def main(argv):
     parent_pid, fd_in, fd_out, memory, cpu = (int(a) for a in argv)
     limits.die_with_parent(parent_pid)
     _warm()
+    # What the process holds once warm lives as long as it does: the
+    # collector need not walk it again after each run's garbage.
+    gc.freeze()
     limits.load_seccomp_library()
     enforced = limits.set_rlimits(memory or None, cpu)
     enforced['landlock'] = limits.landlock()

@@ -36,6 +36,8 @@ import datetime as dt
 import decimal
 import io
 import json
+import json.encoder
+import json.scanner
 import os
 import pickle
 import select
@@ -60,6 +62,8 @@ MAX_FRAME = 16 * 2 ** 20
 MAX_CONTAINERS = 1_000_000
 _HEADER = struct.Struct('>I')
 TAG = '\x00'
+_c_make_encoder = json.encoder.c_make_encoder
+_encode_text = json.encoder.encode_basestring
 
 
 class WireError(Exception):
@@ -103,9 +107,22 @@ def encoder(default=None):
         raise TypeError(
             f'A value of type {type(value).__name__} can not be passed.')
 
-    dumps = json.JSONEncoder(
-        default=hook, ensure_ascii=False, separators=(',', ':'),
-        check_circular=True).encode
+    # The JSON module's C encoder, made once: json.JSONEncoder.encode
+    # makes one per call, in Python. Its markers (the containers being
+    # written, against cycles) are empty again after each message.
+    markers = {}
+    iterencode = _c_make_encoder(markers, hook, _encode_text, None, ':',
+        ',', False, False, True) if _c_make_encoder else None
+    if iterencode is None:
+        iterencode = json.JSONEncoder(default=hook, ensure_ascii=False,
+            separators=(',', ':'), check_circular=True).iterencode
+
+    def dumps(value):
+        try:
+            return ''.join(iterencode(value, 0))
+        except BaseException:
+            markers.clear()
+            raise
 
     def encode(value):
         try:
@@ -168,8 +185,8 @@ def decoder(tags=None):
                 return build(obj[key])
         return obj
 
-    loads = json.JSONDecoder(object_hook=hook).decode
-    plain_loads = json.JSONDecoder().decode
+    loads = _scanner(json.JSONDecoder(object_hook=hook))
+    plain_loads = _scanner(json.JSONDecoder())
 
     def decode(data):
         if data.count(b'{') + data.count(b'[') > MAX_CONTAINERS:
@@ -187,6 +204,23 @@ def decoder(tags=None):
                 RecursionError, OverflowError) as exception:
             raise WireError(f'Malformed message: {exception}') from None
     return decode
+
+
+def _scanner(decoder):
+    """``loads(text)`` by the decoder's scanner alone (its C code), without
+    the Python layers of ``decode``: a frame is one value, no space
+    around it (the other side writes none)."""
+    scan = json.scanner.make_scanner(decoder)
+
+    def loads(text):
+        try:
+            value, end = scan(text, 0)
+        except StopIteration:
+            raise ValueError('Expecting a value') from None
+        if end != len(text):
+            raise ValueError('Extra data')
+        return value
+    return loads
 
 
 # Frames on raw file descriptors: no buffering object between the two
