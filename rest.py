@@ -122,7 +122,9 @@ class RestHelper:
             if none_match(self._request.environ, tag):
                 return Response(b'', status=304, headers={'ETag': tag})
         # One query: Tryton refuses a missing or hidden record itself.
-        row = _read(Model, id, _with_timestamp(Model, names))
+        extra = _rec_name_columns(Model, names, self._policy_access())
+        row = _read(Model, id, [*_with_timestamp(Model, names), *extra])
+        _drop(row, extra)
         version = _version(Model, id, row)
         return self._answer(_remove_dots(row), format_, Model, fields,
             link_base=self._path(), version=version,
@@ -450,12 +452,15 @@ class RestHelper:
         domain = [domain, *policy.scope(Model)] if policy.scope(
             Model) else domain
         stamped = _stamped(Model, names)
+        extra = _rec_name_columns(Model, names, access)
         try:
             rows = Model.search_read(domain, offset=offset, limit=fetch,
-                order=order, fields_names=[*names, '_timestamp']
-                if stamped else names)
+                order=order, fields_names=[*names, *extra, '_timestamp']
+                if stamped else [*names, *extra])
         except (ValueError, TypeError, KeyError, IndexError) as exception:
             raise Problem(400, f"Invalid domain or order: {exception}.")
+        for row in rows:
+            _drop(row, extra)
         versions = [(r['id'], r.pop('_timestamp', None)) for r in rows] \
             if stamped else None
         rows = _remove_dots(_in_order(rows, names))
@@ -605,6 +610,28 @@ def _has_timestamp(Model):
 
 def _with_timestamp(Model, names):
     return [*names, '_timestamp'] if _has_timestamp(Model) else names
+
+
+def _rec_name_columns(Model, names, access):
+    """The model's ``_rec_name`` column when ``rec_name`` is read without it.
+
+    Read in the same query, it is in the records' cache when the getter of
+    ``rec_name`` asks for it (Tryton's own and most modules' getters),
+    which then reads no record again; it is left out of the answer.
+    """
+    if 'rec_name' not in names:
+        return []
+    column = getattr(Model, '_rec_name', None)
+    field = Model._fields.get(column)
+    if (column in names or field is None or not field.sql_type()
+            or not _default_readable(Model, column, access)):
+        return []
+    return [column]
+
+
+def _drop(row, extra):
+    for name in extra:
+        row.pop(name, None)
 
 
 def _read(Model, id, names):
