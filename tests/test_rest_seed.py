@@ -93,3 +93,12 @@ class RestSeedTestCase(EndpointRouteTestCase):
         with mock.patch.object(Party, 'read', staticmethod(read)):
             self.assertRead(self.read())
         self.assertEqual(len(reads), 1, reads)
+
+    def test_not_modified_of_missing_record(self):
+        "No record, no 304: a conditional read of an unknown id is 404"
+        response = self.read('/rest/model/party.party/999999',
+            headers={'If-None-Match': '*'})
+        self.assertEqual(response.status_code, 404, response.data)
+        tag = self.read().headers['ETag']
+        self.assertEqual(self.read(headers={'If-None-Match': tag}
+                ).status_code, 304)
