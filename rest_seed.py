@@ -14,7 +14,7 @@ the very same text run in the sandbox like any snippet. See
 ``doc/rest.rst``.
 """
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cache, lru_cache
 from xml.etree import ElementTree
 
@@ -41,7 +41,8 @@ def compile_served(definition):
     seed = _trusted_code(definition)
     if seed is None:
         return compiled
-    return ServedCompiled(**vars(compiled), seed=seed)
+    return ServedCompiled(seed=seed, **{
+            f.name: getattr(compiled, f.name) for f in fields(compiled)})
 
 
 def run_trusted(seed, names):
