@@ -20,6 +20,8 @@ from trytond import config
 from trytond_endpoint.sandbox import run_snippet
 from trytond_endpoint.sandbox_process import PREFETCH, run_isolated
 
+from .rest_seed import run_trusted
+
 MODES = ('process', 'inline')
 ISOLATION = config.get('endpoint', 'isolation', default='process')
 if ISOLATION not in MODES:
@@ -35,7 +37,13 @@ def run(compiled, source, names, budget, memory, limit=nullcontext):
     """
     if not _REGISTERED:
         _register()
-    if ISOLATION == 'inline':
+    seed = getattr(compiled, 'seed', None)
+    if seed is not None:
+        # A seed REST record as the module ships it: its code is the
+        # module's, run here (see rest_seed.py).
+        with limit():
+            run_trusted(seed, names)
+    elif ISOLATION == 'inline':
         with limit():
             run_snippet(compiled.code, names, timeout=budget, memory=memory)
     else:

@@ -35,7 +35,6 @@ from trytond.transaction import Transaction, without_check_access
 from werkzeug.exceptions import HTTPException
 
 from trytond_endpoint.answers import _response, options
-from trytond_endpoint.compiled import compile_definition
 from trytond_endpoint.documentation import documentation, is_documentation
 from trytond_endpoint.http import request_id as request_ids
 from trytond_endpoint.http.conditional import not_modified
@@ -65,6 +64,7 @@ from . import (
     stats,
 )
 from .rest import RestHelper
+from .rest_seed import compile_served
 from .snippet_pool import PoolProxy
 from .transaction import DEFAULT_TIMEOUT, limit_statements, transactional
 
@@ -198,7 +198,7 @@ def execute(request, pool, entry, path, path_params, user_id, logs,
     "Run the entry's snippet for the request as user_id; the answer"
     transaction = Transaction()
     definition = entry.definition
-    compiled = entry.get_compiled(compile_definition)
+    compiled = entry.get_compiled(compile_served)
     method = request.method
     body = _body(request, definition, compiled)
     args = query_args(request, compiled)

@@ -41,6 +41,7 @@ import itertools
 import re
 from collections.abc import Mapping
 from contextlib import contextmanager
+from functools import lru_cache
 
 from sql import Literal
 from trytond import backend, config
@@ -696,17 +697,25 @@ def relation(Model, name, access=None):
 def followable(Model, access=None):
     "The sub-collections of Model a user may follow"
     access = access or Access()
-    names = []
+    return [name for name, target_name in _sub_collections(Model)
+        if access.field(Model, name) and access.model(target_name)]
+
+
+@lru_cache(maxsize=1024)
+def _sub_collections(Model):
+    """``(field, target model)`` of the One2Many and Many2Many fields of
+    Model, by name, but those no user may follow (administration,
+    attachments and notes): what does not depend on the user, found once
+    per model class"""
+    pairs = []
     for name, descriptor in Model._fields.items():
         if descriptor._type not in _MULTI or name.startswith('_'):
             continue
         target_name = target(descriptor)
-        if (is_admin_model(target_name) or target_name in RESOURCE_MODELS
-                or not access.field(Model, name)
-                or not access.model(target_name)):
+        if is_admin_model(target_name) or target_name in RESOURCE_MODELS:
             continue
-        names.append(name)
-    return sorted(names)
+        pairs.append((name, target_name))
+    return tuple(sorted(pairs))
 
 
 def button(Model, name):

@@ -28,8 +28,13 @@ from base64 import urlsafe_b64decode
 from contextlib import contextmanager
 from urllib.parse import quote, urlencode
 
+from sql import Literal
+from sql.conditionals import Coalesce
+from sql.functions import Extract
+from trytond import backend
 from trytond.model import Model as _TrytonModel
 from trytond.model import ModelSQL, dualmethod
+from trytond.model import fields as tryton_fields
 from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.protocols.jsonrpc import JSONDecoder
@@ -117,12 +122,14 @@ class RestHelper:
             # The timestamp alone tells whether the client's copy is
             # current: no field is read for a 304.
             tag = record_tag(
-                _version(Model, id, _read(Model, id, ['_timestamp'])),
+                _version(Model, id, _timestamp_row(Model, id)),
                 *representation)
             if none_match(self._request.environ, tag):
                 return Response(b'', status=304, headers={'ETag': tag})
         # One query: Tryton refuses a missing or hidden record itself.
-        row = _read(Model, id, _with_timestamp(Model, names))
+        extra = _rec_name_columns(Model, names, self._policy_access())
+        row = _read(Model, id, [*_with_timestamp(Model, names), *extra])
+        _drop(row, extra)
         version = _version(Model, id, row)
         return self._answer(_remove_dots(row), format_, Model, fields,
             link_base=self._path(), version=version,
@@ -272,7 +279,7 @@ class RestHelper:
         environ = self._request.environ
         if 'HTTP_IF_MATCH' not in environ:
             return
-        version = (_version(Model, id, _read(Model, id, ['_timestamp']))
+        version = (_version(Model, id, _timestamp_row(Model, id))
             if _has_timestamp(Model) else None)
         if not if_match(environ, version):
             raise Problem(412, f"{Model.__name__} {id} changed since that "
@@ -450,12 +457,15 @@ class RestHelper:
         domain = [domain, *policy.scope(Model)] if policy.scope(
             Model) else domain
         stamped = _stamped(Model, names)
+        extra = _rec_name_columns(Model, names, access)
         try:
             rows = Model.search_read(domain, offset=offset, limit=fetch,
-                order=order, fields_names=[*names, '_timestamp']
-                if stamped else names)
+                order=order, fields_names=[*names, *extra, '_timestamp']
+                if stamped else [*names, *extra])
         except (ValueError, TypeError, KeyError, IndexError) as exception:
             raise Problem(400, f"Invalid domain or order: {exception}.")
+        for row in rows:
+            _drop(row, extra)
         versions = [(r['id'], r.pop('_timestamp', None)) for r in rows] \
             if stamped else None
         rows = _remove_dots(_in_order(rows, names))
@@ -607,6 +617,28 @@ def _with_timestamp(Model, names):
     return [*names, '_timestamp'] if _has_timestamp(Model) else names
 
 
+def _rec_name_columns(Model, names, access):
+    """The model's ``_rec_name`` column when ``rec_name`` is read without it.
+
+    Read in the same query, it is in the records' cache when the getter of
+    ``rec_name`` asks for it (Tryton's own and most modules' getters),
+    which then reads no record again; it is left out of the answer.
+    """
+    if 'rec_name' not in names:
+        return []
+    column = getattr(Model, '_rec_name', None)
+    field = Model._fields.get(column)
+    if (column in names or field is None or not field.sql_type()
+            or not _default_readable(Model, column, access)):
+        return []
+    return [column]
+
+
+def _drop(row, extra):
+    for name in extra:
+        row.pop(name, None)
+
+
 def _read(Model, id, names):
     "The row of a record the user may read, else 404"
     try:
@@ -614,6 +646,40 @@ def _read(Model, id, names):
     except AccessError:
         raise Problem(404, f"No {Model.__name__} {id}.")
     return row
+
+
+def _timestamp_row(Model, id):
+    """``{'_timestamp': …}`` of a record the user may read, else 404.
+
+    Where no record rule of the user applies, no history is asked for and
+    the model reads as Tryton's ``ModelSQL`` does, it is one plain query of
+    the expression Tryton's ``read`` uses; otherwise Tryton's ``read``.
+    """
+    transaction = Transaction()
+    if (Model.read.__func__ is not ModelSQL.read.__func__
+            or (Model._history and transaction.context.get('_datetime'))
+            or Pool().get('ir.rule').domain_get(Model.__name__, mode='read')):
+        return _read(Model, id, ['_timestamp'])
+    cursor = transaction.connection.cursor()
+    query, params = _timestamp_query(Model, backend.name)
+    # The id is the query's last parameter, that of its WHERE.
+    cursor.execute(query, (*params[:-1], id))
+    row = cursor.fetchone()
+    if row is None:
+        raise Problem(404, f"No {Model.__name__} {id}.")
+    return {'_timestamp': row[0]}
+
+
+@functools.lru_cache(maxsize=256)
+def _timestamp_query(Model, backend_name):
+    """The SQL and parameters of a record's ``_timestamp``, as
+    ``ModelSQL.read`` writes it"""
+    table = Model.__table__()
+    sql_type = tryton_fields.Char('timestamp').sql_type().base
+    return tuple(table.select(
+            Extract('EPOCH', Coalesce(table.write_date, table.create_date)
+                ).cast(sql_type),
+            where=table.id == Literal(0)))
 
 
 def _version(Model, id, row):
