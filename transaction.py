@@ -69,9 +69,10 @@ def transactional(func):
     def wrapper(call):
         extras = {}
         retries = 0
+        lost = False
         while True:
             try:
-                transaction = _start(call, extras)
+                transaction = _start(call, extras, checked=lost)
             except UNAVAILABLE as error:
                 raise _unavailable(call, error) from error
             # Kept: the transaction forgets its connection when it ends.
@@ -93,6 +94,7 @@ def transactional(func):
                 if retries < RETRY and (
                         failure == 'lost' or not call.readonly):
                     retries += 1
+                    lost = failure == 'lost'
                     time.sleep(0.02 * retries)
                     continue
                 raise _unavailable(call, error) from error
@@ -108,14 +110,17 @@ def transactional(func):
 _TUNED = set()
 
 
-def _start(call, extras):
+def _start(call, extras, checked=False):
+    """Start the request's transaction; its connection is taken unchecked
+    unless checked (after a lost one: the pool may hold more dead ones, and
+    its check replaces them instead of spending a retry on each)."""
     database_name = call.pool.database_name
     if database_name not in _TUNED:
         connpool.tune(backend.Database(database_name), CONNECTION_WAIT)
         _TUNED.add(database_name)
     # No session-wide statement_timeout: on PostgreSQL the registry read
     # sets a transaction-local one in its round trip.
-    with connpool.unchecked():
+    with (nullcontext() if checked else connpool.unchecked()):
         transaction = Transaction().start(database_name, 0,
             readonly=call.readonly, context=call.context, **extras)
     connpool.tune(transaction.database, CONNECTION_WAIT)
