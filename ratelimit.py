@@ -158,16 +158,16 @@ class _PostgreSQLCounter:
             pgconn = connection.pgconn
             if pgconn.transaction_status != pq.TransactionStatus.IDLE:
                 raise RuntimeError("A pooled connection in a transaction.")
-            run = _EXECUTE % (int(endpoint_id), _caller_literal(caller),
+            count = _EXECUTE % (int(endpoint_id), _caller_literal(caller),
                 int(period))
-            # The timeout first: a PREPARE waits for the table's lock too.
-            prepare = _TIMEOUT + _PREPARE + run[len(_TIMEOUT):]
             known = prepared_names(connection)
             for retry in (False, True):
                 prepared = known is not None and _NAME in known
                 try:
-                    hits, reset = self._run(connection, pgconn,
-                        run if prepared else prepare)
+                    # The timeout first: a PREPARE waits for the
+                    # table's lock too.
+                    hits, reset = self._run(connection, pgconn, _TIMEOUT
+                        + (count if prepared else _PREPARE + count))
                 except errors.DatabaseError as error:
                     # The session lost the statement, or kept it from a
                     # count that failed after preparing it.
@@ -226,7 +226,7 @@ RETURNING "hits", "reset" - extract(epoch FROM clock_timestamp());
 # the disk at commit: a crash of the database server may forget the last
 # counts, a request never waits on a flush for them.
 _TIMEOUT = f"SET LOCAL statement_timeout = {COUNT_TIMEOUT_MS}; ".encode()
-_EXECUTE = _TIMEOUT + (
+_EXECUTE = (
     "SET LOCAL synchronous_commit = off; "
     f"EXECUTE {_NAME}(%d, '%s', %d)").encode()
 
