@@ -47,9 +47,9 @@ def compile_served(definition):
 
 def run_trusted(seed, names):
     "Run the module's code of a trusted seed (its ``seed``) with names"
-    # The seed texts use these three names, and no builtin.
-    exec(seed, {'__builtins__': {}, 'rest': names['rest'],
-            'request': names['request'], 'result': names['result']})
+    # The run's names are those its text writes (rest, request, result);
+    # the seed texts use no builtin.
+    exec(seed, {**names, '__builtins__': {}})
 
 
 def _trusted_code(definition):
