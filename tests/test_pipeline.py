@@ -246,6 +246,28 @@ class RunNamesTestCase(unittest.TestCase):
         self.assertEqual(names, {'x', 'request', 'result'})
         self.assertEqual(attributes, {'path_params', 'real'})
 
+    def test_no_unwritten_name_reached(self):
+        "What a snippet could reach without writing its name is refused"
+        from trytond_endpoint.sandbox import RequestView, run_snippet
+        from trytond_endpoint.sandbox_policy import SnippetError, compile_snippet
+        for source in ["x = getattr(request, 'head' + 'ers')",
+                "x = vars(request)", "x = dir(request)",
+                "x = request.__getattribute__('headers')",
+                "x = globals()['request']", "import operator"]:
+            with self.subTest(source=source):
+                with self.assertRaises(SnippetError):
+                    compile_snippet(source, '<test>')
+        view = RequestView(method='GET', path='/p',
+            headers=[('X-Color', 'blue')], path_params={'id': 1})
+        for source in ["result['x'] = '{0.headers}'.format(request)",
+                "result['x'] = '{0[id]}'.format(request.path_params)",
+                "result['x'] = '{r.headers}'.format_map({'r': request})"]:
+            with self.subTest(source=source):
+                code = compile_snippet(source, '<test>')
+                with self.assertRaises(SnippetError):
+                    run_snippet(code, {'request': view, 'result': {}},
+                        timeout=1, memory=None)
+
     def test_request_view_parts(self):
         from trytond.modules.endpoint.pipeline import _request_view
         from werkzeug.test import EnvironBuilder
