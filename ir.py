@@ -3,6 +3,8 @@
 # terms.
 from trytond.pool import PoolMeta
 
+from . import policy_memo
+
 
 class Cron(metaclass=PoolMeta):
     __name__ = 'ir.cron'
@@ -20,3 +22,21 @@ class Cron(metaclass=PoolMeta):
                 ('endpoint.idempotency|clean',
                     "Forget Old Idempotency Keys"),
                 ])
+
+
+class ModelAccess(metaclass=PoolMeta):
+    __name__ = 'ir.model.access'
+
+    @classmethod
+    def on_modification(cls, mode, records, field_names=None):
+        super().on_modification(mode, records, field_names=field_names)
+        policy_memo.clear()
+
+
+class ModelFieldAccess(metaclass=PoolMeta):
+    __name__ = 'ir.model.field.access'
+
+    @classmethod
+    def on_modification(cls, mode, records, field_names=None):
+        super().on_modification(mode, records, field_names=field_names)
+        policy_memo.clear()

@@ -53,7 +53,7 @@ from trytond_endpoint.problem import Problem
 from trytond_endpoint.sandbox import Response
 from trytond_endpoint.sandbox_guards import PROXY_TYPES
 
-from . import policy, rest_formats
+from . import policy, policy_memo, rest_formats
 
 _json_decoder = JSONDecoder()
 # Offsets and limits are SQL integers; ten times a page end too.
@@ -413,9 +413,23 @@ class RestHelper:
 
     def _fields(self, Model, fields):
         "The fields to read, as the built-in's ``_get_fields``"
+        asked = (tuple(self._request.args.getlist('f'))
+            if 'f' in self._request.args else None)
+        try:
+            key = ('rest', Model.__name__,
+                None if fields is None else tuple(fields), asked,
+                None if asked or fields is not None
+                else tuple(sorted(self._usages())))
+            hash(key)
+        except TypeError:
+            return self._check_fields(Model, fields, asked)
+        return list(policy_memo.get(key,
+                lambda: tuple(self._check_fields(Model, fields, asked))))
+
+    def _check_fields(self, Model, fields, asked):
         access = self._policy_access()
-        if 'f' in self._request.args:
-            names = self._request.args.getlist('f')
+        if asked is not None:
+            names = list(asked)
             allowed = set(fields) | policy.PSEUDO_FIELDS if fields else None
             for path in names:
                 if allowed is not None and path not in allowed:

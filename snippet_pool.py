@@ -41,7 +41,7 @@ from trytond.transaction import Transaction, check_access
 from trytond_endpoint.sandbox import BudgetExceeded
 from trytond_endpoint.sandbox_guards import PROXY_TYPES
 
-from . import policy
+from . import policy, policy_memo
 from .policy import MAX_RECORDS, is_admin_model
 
 # Records whose field is read at once when a view's field is first read.
@@ -57,7 +57,7 @@ class DatabaseFailure(Exception):
 
 class _State:
     "What the proxies of one run share"
-    __slots__ = ('_access', 'checked', 'failure', 'generation', 'user')
+    __slots__ = ('_access', 'failure', 'generation', 'user')
 
     def __init__(self, user):
         self.user = user
@@ -65,8 +65,6 @@ class _State:
         # Increased by every change: cached field values are then stale.
         self.generation = 0
         self._access = None
-        # (model, names) of field names already checked in this run
-        self.checked = {}
 
     @property
     def access(self):
@@ -181,16 +179,12 @@ def _fields_names(state, Model_, fields_names):
     if type(fields_names) not in {list, tuple}:
         return policy.fields_names(Model_, fields_names, state.access)
     try:
-        key = (Model_.__name__, tuple(fields_names))
-        checked = state.checked.get(key)
+        key = ('read', Model_.__name__, tuple(fields_names))
+        hash(key)
     except TypeError:  # unhashable items: refused below
         return policy.fields_names(Model_, fields_names, state.access)
-    if checked is None:
-        if len(state.checked) >= 256:
-            state.checked.clear()
-        checked = state.checked[key] = tuple(
-            policy.fields_names(Model_, fields_names, state.access))
-    return list(checked)
+    return list(policy_memo.get(key, lambda: tuple(
+                policy.fields_names(Model_, fields_names, state.access))))
 
 
 def _limit(limit):

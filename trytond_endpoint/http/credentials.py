@@ -7,6 +7,7 @@ request is the client's mistake: 400, naming the header.
 """
 import base64
 import binascii
+import re
 from http.cookies import CookieError, SimpleCookie
 
 from ..problem import Problem
@@ -14,6 +15,7 @@ from ..problem import Problem
 SESSION_COOKIE = 'tryton_session'
 # Record ids are PostgreSQL integers.
 MAX_ID = 2 ** 31 - 1
+_CONTROL = re.compile('[\x00-\x1f\x7f]')
 
 
 def check_credentials(environ):
@@ -32,7 +34,7 @@ def _bad(part, detail):
 
 
 def _check_text(part, text):
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+    if _CONTROL.search(text):
         raise _bad(part, "it holds a control character.")
 
 
