@@ -8,6 +8,12 @@
 ``GET /<database_name>/bench/floor/party/<id>``: the least a Tryton
 route can do to read one party as a user, under that user's access
 rights, the way the custom endpoint of the benchmark does.
+
+Two more routes measure what any Tryton route pays before its own work:
+``/<database_name>/bench/bare`` answers 304 without a pool or a
+transaction, ``/<database_name>/bench/skeleton`` answers 304 after one
+``SELECT 1`` in a read-only transaction (the least a conditional GET
+that asks the database whether a record changed can cost).
 """
 import json
 import os
@@ -31,3 +37,18 @@ def floor(request, pool, party_id):
     return Response(
         json.dumps({k: party[k] for k in ['id', 'name', 'code']}),
         content_type='application/json')
+
+
+@app.route('/<database_name>/bench/bare', methods=['GET'])
+def bare(request, database_name):
+    return Response(b'', status=304)
+
+
+@app.route('/<database_name>/bench/skeleton', methods=['GET'])
+@with_pool
+@with_transaction(readonly=True)
+def skeleton(request, pool):
+    cursor = Transaction().connection.cursor()
+    cursor.execute('SELECT 1')
+    cursor.fetchone()
+    return Response(b'', status=304)

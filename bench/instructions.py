@@ -122,6 +122,8 @@ def run(requests, only=None):
         endpoint = {'Authorization': f"Bearer {facts['keys']['endpoint']}"}
         rows = [
             ['floor', f'/{DATABASE}/bench/floor/party/{party}', {}],
+            ['route, no transaction', f'/{DATABASE}/bench/bare', {}],
+            ['route, SELECT 1', f'/{DATABASE}/bench/skeleton', {}],
             ['custom endpoint', f'/{DATABASE}/api/bench/party/{party}', {}],
             ['custom, rate-limited',
                 f'/{DATABASE}/api/bench/limited/party/{party}', {}],
@@ -159,6 +161,7 @@ RATIOS = [
     ('custom, rate-limited', 'custom endpoint'),
     ('seed REST read', 'built-in REST read'),
     ('seed REST read, 304', 'floor'),
+    ('seed REST read, 304', 'route, SELECT 1'),
     ('seed REST list', 'built-in REST list'),
     ('custom + 10,000 others', 'custom + 10 others'),
     ]
