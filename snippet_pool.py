@@ -41,7 +41,7 @@ from trytond.transaction import Transaction, check_access
 from trytond_endpoint.sandbox import BudgetExceeded
 from trytond_endpoint.sandbox_guards import PROXY_TYPES
 
-from . import policy, policy_memo
+from . import fast_read, policy, policy_memo
 from .policy import MAX_RECORDS, is_admin_model
 
 # Records whose field is read at once when a view's field is first read.
@@ -385,7 +385,7 @@ class ModelProxy:
         state = self.__state
         if fields_names is None:
             raise TypeError("read() needs the list of field names.")
-        return plain(_call(state, lambda: Model_.read(
+        return plain(_call(state, lambda: fast_read.read(Model_,
                     policy.ids(Model_, ids),
                     _fields_names(state, Model_, fields_names))))
 

@@ -29,7 +29,6 @@ from bench.common import (
     synced_copies,
 )
 
-
 # The statistics writer flushes once per interval whatever the traffic;
 # under callgrind a row lasts some fifty times longer than in service, so
 # the flushes that fall in it would be charged fifty times over to its
