@@ -490,11 +490,9 @@ class RestHelper:
             raise Problem(400, f"Invalid domain or order: {exception}.")
         if getter:
             _get_rec_names(Model, getter, rows)
-        for row in rows:
-            _drop(row, extra)
-        versions = [(r['id'], r.pop('_timestamp', None)) for r in rows] \
+        versions = [(r['id'], r.get('_timestamp')) for r in rows] \
             if stamped else None
-        rows = _remove_dots(_in_order(rows, names))
+        rows = _answer_rows(rows, names, {*extra, '_timestamp'})
         headers = {'Accept-Ranges': 'records'}
         if ranged:
             if not rows and offset:
@@ -867,7 +865,10 @@ def _default_readable(Model, path, access):
 def _relations(Model, fields):
     "The sub-collections the user may follow"
     allowed = _roots(fields)
-    return [name for name in policy.followable(Model)
+    # It depends on the user's groups and the access rights only.
+    followable = policy_memo.get(('followable', Model.__name__),
+        lambda: tuple(policy.followable(Model)))
+    return [name for name in followable
         if allowed is None or name in allowed]
 
 
@@ -923,15 +924,30 @@ def _not_acceptable(formats=rest_formats.FORMATS):
         + ', '.join(formats.values()) + '.')
 
 
-def _in_order(rows, names):
-    "The rows' keys in the order the fields were asked, for stable columns"
+def _answer_rows(rows, names, hidden):
+    """The rows as answered: their keys in the order the fields were asked,
+    for stable columns, dotted keys as the built-in's (``party.`` becomes
+    ``party``), without the hidden ones"""
     position = {}
     for index, name in enumerate(names):
         position.setdefault(name.split('.', 1)[0], index)
 
-    def key(item):
-        return position.get(item[0].rstrip('.'), len(names))
-    return [dict(sorted(row.items(), key=key)) for row in rows]
+    def key(name):
+        return position.get(name.rstrip('.'), len(names))
+
+    def plan(keys):
+        return [(k, k[:-1], True) if k.endswith('.') else (k, k, False)
+            for k in sorted(keys, key=key) if k not in hidden]
+    answered = []
+    keys = steps = None
+    # A read gives every row the same keys: their order is found once.
+    for row in rows:
+        if row.keys() != keys:
+            keys, steps = row.keys(), plan(row)
+        answered.append({
+                out: (_remove_dots(row[k]) if dotted and row[k] else row[k])
+                for k, out, dotted in steps})
+    return answered
 
 
 PROXY_TYPES.add(RestHelper)
