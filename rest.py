@@ -660,8 +660,8 @@ def _rec_name_columns(Model, names, access):
 
 @functools.lru_cache(maxsize=256)
 def _rec_name_getter(Model):
-    """The getter of ``rec_name`` when it can be called on records made
-    one by one, as ``Function.get`` would call it, else None.
+    """The name of the getter of ``rec_name`` when it can be called on
+    records made one by one, as ``Function.get`` would call it, else None.
 
     ``Function.get`` browses the page's records as one list, and each
     record Tryton makes of a list checks every id of it: a page of n
@@ -681,11 +681,10 @@ def _rec_name_getter(Model):
             or Model._after_read.__func__
             is not ModelStorage._after_read.__func__):
         return None
-    method = getattr(Model, field.getter)
     if (not is_instance_method(Model, field.getter)
-            or field.getter_multiple(method)):
+            or field.getter_multiple(getattr(Model, field.getter))):
         return None
-    return method
+    return field.getter
 
 
 _RELATIONS = {'many2one', 'reference', 'one2many', 'many2many', 'one2one'}
@@ -694,6 +693,7 @@ _RELATIONS = {'many2one', 'reference', 'one2many', 'many2many', 'one2one'}
 def _get_rec_names(Model, getter, rows):
     """``rec_name`` of the rows, as ``Function.get`` computes it: without
     access checks, the rows' values in the records' cache."""
+    getter = getattr(Model, getter)
     transaction = Transaction()
     cache = local_cache(Model, transaction)
     columns = [n for n in rows[0] if n in Model._fields
