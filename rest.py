@@ -33,13 +33,14 @@ from sql.conditionals import Coalesce
 from sql.functions import Extract
 from trytond import backend
 from trytond.model import Model as _TrytonModel
-from trytond.model import ModelSQL, dualmethod
+from trytond.model import ModelSQL, ModelStorage, dualmethod
 from trytond.model import fields as tryton_fields
 from trytond.model.exceptions import AccessError
+from trytond.model.modelstorage import local_cache
 from trytond.pool import Pool
 from trytond.protocols.jsonrpc import JSONDecoder
 from trytond.tools import is_instance_method
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 
 from trytond_endpoint.http.conditional import (
     entity_tag,
@@ -472,17 +473,26 @@ class RestHelper:
             Model) else domain
         stamped = _stamped(Model, names)
         extra = _rec_name_columns(Model, names, access)
+        getter = _rec_name_getter(Model) if extra else None
+        read = [n for n in names if n != 'rec_name'] if getter else names
+        if getter:
+            # Tryton's read checks the access to each field it reads.
+            Pool().get('ir.model.field.access').check(
+                Model.__name__, ['rec_name'], 'read')
         try:
-            rows = Model.search_read(domain, offset=offset, limit=fetch,
-                order=order, fields_names=[*names, *extra, '_timestamp']
-                if stamped else [*names, *extra])
+            # The rows are read right after: as for Tryton's RPC search,
+            # the search need not fill the cache with their columns.
+            with Transaction().set_context(_search_prefetch=False):
+                rows = Model.search_read(domain, offset=offset, limit=fetch,
+                    order=order, fields_names=[*read, *extra, '_timestamp']
+                    if stamped else [*read, *extra])
         except (ValueError, TypeError, KeyError, IndexError) as exception:
             raise Problem(400, f"Invalid domain or order: {exception}.")
-        for row in rows:
-            _drop(row, extra)
-        versions = [(r['id'], r.pop('_timestamp', None)) for r in rows] \
+        if getter:
+            _get_rec_names(Model, getter, rows)
+        versions = [(r['id'], r.get('_timestamp')) for r in rows] \
             if stamped else None
-        rows = _remove_dots(_in_order(rows, names))
+        rows = _answer_rows(rows, names, {*extra, '_timestamp'})
         headers = {'Accept-Ranges': 'records'}
         if ranged:
             if not rows and offset:
@@ -648,6 +658,63 @@ def _rec_name_columns(Model, names, access):
     return [column]
 
 
+@functools.lru_cache(maxsize=256)
+def _rec_name_getter(Model):
+    """The name of the getter of ``rec_name`` when it can be called on
+    records made one by one, as ``Function.get`` would call it, else None.
+
+    ``Function.get`` browses the page's records as one list, and each
+    record Tryton makes of a list checks every id of it: a page of n
+    records costs n² steps. Records made alone skip that; what their
+    getter reads besides the row's columns is loaded record by record.
+    Only the plain case qualifies: Tryton's ``read``, one instance getter
+    of one name, with the context, no datetime field, a text value.
+    """
+    field = Model._fields.get('rec_name')
+    if (not isinstance(field, tryton_fields.Function)
+            or not field.getter or not field.getter_with_context
+            or getattr(field, 'datetime_field', None)
+            or field._field._type != 'char'
+            or Model.read.__func__ is not ModelSQL.read.__func__
+            or Model.search_read.__func__
+            is not ModelStorage.search_read.__func__
+            or Model._after_read.__func__
+            is not ModelStorage._after_read.__func__):
+        return None
+    if (not is_instance_method(Model, field.getter)
+            or field.getter_multiple(getattr(Model, field.getter))):
+        return None
+    return field.getter
+
+
+_RELATIONS = {'many2one', 'reference', 'one2many', 'many2many', 'one2one'}
+
+
+def _get_rec_names(Model, getter, rows):
+    """``rec_name`` of the rows, as ``Function.get`` computes it: without
+    access checks, the rows' values in the records' cache."""
+    getter = getattr(Model, getter)
+    transaction = Transaction()
+    cache = local_cache(Model, transaction)
+    columns = [n for n in rows[0] if n in Model._fields
+        and Model._fields[n]._type not in _RELATIONS] if rows else []
+    with without_check_access():
+        context = transaction.context
+        transaction_cache = transaction.get_cache()
+        for row in rows:
+            id_ = row['id']
+            values = cache[id_]
+            for name in columns:
+                values[name] = row[name]
+            record = Model(id_, _local_cache=cache,
+                _transaction_cache=transaction_cache,
+                _transaction=transaction, _context=context)
+            value = getter(record, 'rec_name')
+            if value is not None and not isinstance(value, str):
+                value = str(value)
+            row['rec_name'] = value
+
+
 def _drop(row, extra):
     for name in extra:
         row.pop(name, None)
@@ -798,7 +865,10 @@ def _default_readable(Model, path, access):
 def _relations(Model, fields):
     "The sub-collections the user may follow"
     allowed = _roots(fields)
-    return [name for name in policy.followable(Model)
+    # It depends on the user's groups and the access rights only.
+    followable = policy_memo.get(('followable', Model.__name__),
+        lambda: tuple(policy.followable(Model)))
+    return [name for name in followable
         if allowed is None or name in allowed]
 
 
@@ -854,15 +924,30 @@ def _not_acceptable(formats=rest_formats.FORMATS):
         + ', '.join(formats.values()) + '.')
 
 
-def _in_order(rows, names):
-    "The rows' keys in the order the fields were asked, for stable columns"
+def _answer_rows(rows, names, hidden):
+    """The rows as answered: their keys in the order the fields were asked,
+    for stable columns, dotted keys as the built-in's (``party.`` becomes
+    ``party``), without the hidden ones"""
     position = {}
     for index, name in enumerate(names):
         position.setdefault(name.split('.', 1)[0], index)
 
-    def key(item):
-        return position.get(item[0].rstrip('.'), len(names))
-    return [dict(sorted(row.items(), key=key)) for row in rows]
+    def key(name):
+        return position.get(name.rstrip('.'), len(names))
+
+    def plan(keys):
+        return [(k, k[:-1], True) if k.endswith('.') else (k, k, False)
+            for k in sorted(keys, key=key) if k not in hidden]
+    answered = []
+    keys = steps = None
+    # A read gives every row the same keys: their order is found once.
+    for row in rows:
+        if row.keys() != keys:
+            keys, steps = row.keys(), plan(row)
+        answered.append({
+                out: (_remove_dots(row[k]) if dotted and row[k] else row[k])
+                for k, out, dotted in steps})
+    return answered
 
 
 PROXY_TYPES.add(RestHelper)
