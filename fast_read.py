@@ -22,7 +22,7 @@ from trytond.model import ModelSQL, ModelStorage, fields
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
-__all__ = ['read']
+__all__ = ['read', 'reads_as_tryton', 'no_read_rule', 'keeps']
 
 # Field types whose stored value is what Tryton's read answers
 _PLAIN_TYPES = frozenset({'char', 'text', 'integer', 'biginteger', 'float',
@@ -37,9 +37,9 @@ def read(Model, ids, names):
     ids = list(ids)
     query = None
     if (0 < len(ids) <= MAX_IDS and type(names) in {list, tuple}
-            and all(type(i) is int for i in ids) and _plain_model(Model)):
+            and all(type(i) is int for i in ids) and reads_as_tryton(Model)):
         query = _query(Model, tuple(names), len(ids), backend.name)
-    if query is None or not _no_rule(Model):
+    if query is None or not no_read_rule(Model):
         return Model.read(ids, names)
     pool = Pool()
     pool.get('ir.model.access').check(Model.__name__, 'read')
@@ -55,21 +55,25 @@ def read(Model, ids, names):
     return rows
 
 
-def _plain_model(Model):
+def reads_as_tryton(Model):
+    """Model reads its table as ``ModelSQL.read`` does, now: no module
+    changed its read, no history is asked for"""
     return (issubclass(Model, ModelSQL)
         and not Model._is_table_query()
-        and _same(Model, 'read', ModelSQL)
-        and _same(Model, '_before_read', ModelStorage)
-        and _same(Model, '_after_read', ModelStorage)
+        and keeps(Model, 'read', ModelSQL)
+        and keeps(Model, '_before_read', ModelStorage)
+        and keeps(Model, '_after_read', ModelStorage)
         and not (Model._history and Transaction().context.get('_datetime')))
 
 
-def _same(Model, name, base):
+def keeps(Model, name, base):
+    "Model's class method name is base's own: no module changed it"
     function = getattr(getattr(Model, name), '__func__', None)
     return function is getattr(base, name).__func__
 
 
-def _no_rule(Model):
+def no_read_rule(Model):
+    "No record rule of the user limits what it reads of Model"
     Rule = Pool().get('ir.rule')
     return not Rule.domain_get(Model.__name__, mode='read')
 

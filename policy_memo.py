@@ -52,11 +52,15 @@ def answers():
 
 def get(key, compute):
     """compute()'s answer for key under the user's groups; an answer is
-    kept only when compute returns (a refusal is asked again)"""
+    kept only when compute returns (a refusal is asked again), and only
+    for a key that can be kept (a caller's unhashable value is not)"""
     values = answers()
     if values is None:
         return compute()
-    value = values.get(key, _MISSING)
+    try:
+        value = values.get(key, _MISSING)
+    except TypeError:
+        return compute()
     if value is _MISSING:
         value = compute()
         if len(values) >= MAX_ENTRIES:

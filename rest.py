@@ -54,7 +54,7 @@ from trytond_endpoint.problem import Problem
 from trytond_endpoint.sandbox import Response
 from trytond_endpoint.sandbox_guards import PROXY_TYPES
 
-from . import policy, policy_memo, rest_formats
+from . import fast_read, policy, policy_memo, rest_formats
 
 _json_decoder = JSONDecoder()
 # Offsets and limits are SQL integers; ten times a page end too.
@@ -416,14 +416,10 @@ class RestHelper:
         "The fields to read, as the built-in's ``_get_fields``"
         asked = (tuple(self._request.args.getlist('f'))
             if 'f' in self._request.args else None)
-        try:
-            key = ('rest', Model.__name__,
-                None if fields is None else tuple(fields), asked,
-                None if asked or fields is not None
-                else tuple(sorted(self._usages())))
-            hash(key)
-        except TypeError:
-            return self._check_fields(Model, fields, asked)
+        key = ('rest', Model.__name__,
+            None if fields is None else tuple(fields), asked,
+            None if asked or fields is not None
+            else tuple(sorted(self._usages())))
         return list(policy_memo.get(key,
                 lambda: tuple(self._check_fields(Model, fields, asked))))
 
@@ -675,11 +671,9 @@ def _rec_name_getter(Model):
             or not field.getter or not field.getter_with_context
             or getattr(field, 'datetime_field', None)
             or field._field._type != 'char'
-            or Model.read.__func__ is not ModelSQL.read.__func__
-            or Model.search_read.__func__
-            is not ModelStorage.search_read.__func__
-            or Model._after_read.__func__
-            is not ModelStorage._after_read.__func__):
+            or not fast_read.keeps(Model, 'read', ModelSQL)
+            or not fast_read.keeps(Model, 'search_read', ModelStorage)
+            or not fast_read.keeps(Model, '_after_read', ModelStorage)):
         return None
     if (not is_instance_method(Model, field.getter)
             or field.getter_multiple(getattr(Model, field.getter))):
@@ -736,12 +730,10 @@ def _timestamp_row(Model, id):
     the model reads as Tryton's ``ModelSQL`` does, it is one plain query of
     the expression Tryton's ``read`` uses; otherwise Tryton's ``read``.
     """
-    transaction = Transaction()
-    if (Model.read.__func__ is not ModelSQL.read.__func__
-            or (Model._history and transaction.context.get('_datetime'))
-            or Pool().get('ir.rule').domain_get(Model.__name__, mode='read')):
+    if not fast_read.reads_as_tryton(Model) \
+            or not fast_read.no_read_rule(Model):
         return _read(Model, id, ['_timestamp'])
-    cursor = transaction.connection.cursor()
+    cursor = Transaction().connection.cursor()
     query, params = _timestamp_query(Model, backend.name)
     # The id is the query's last parameter, that of its WHERE.
     cursor.execute(query, (*params[:-1], id))

@@ -178,11 +178,7 @@ def _fields_names(state, Model_, fields_names):
         return None
     if type(fields_names) not in {list, tuple}:
         return policy.fields_names(Model_, fields_names, state.access)
-    try:
-        key = ('read', Model_.__name__, tuple(fields_names))
-        hash(key)
-    except TypeError:  # unhashable items: refused below
-        return policy.fields_names(Model_, fields_names, state.access)
+    key = ('read', Model_.__name__, tuple(fields_names))
     return list(policy_memo.get(key, lambda: tuple(
                 policy.fields_names(Model_, fields_names, state.access))))
 
