@@ -12,7 +12,7 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME
 from trytond.transaction import Transaction
 
-from .tools import EndpointRouteTestCase, make_user
+from .tools import EndpointRouteTestCase, define, make_user
 
 
 def _fast_read():
@@ -204,4 +204,20 @@ class FastReadTestCase(EndpointRouteTestCase):
                     self.assertSame('party.party', self.parties[:1],
                         ['name'])
                 with Transaction().set_context(_datetime=dt.datetime.now()):
-                    self.assertFalse(_fast_read()._plain_model(Party))
+                    self.assertFalse(_fast_read().reads_as_tryton(Party))
+
+    def test_snippet_reads_no_hidden_record(self):
+        "A snippet run as a ruled user reads no record its rule hides"
+        route = '/fast/ruled/<int:id>'
+        define(route=route, auth='public', exec_user=self.ruled, code=(
+                "rows = pool.get('party.party').read(\n"
+                "    [request.path_params['id']], ['name', 'code'])\n"
+                "result['payload'] = rows\n"))
+        url = self.url('/fast/ruled/%s')
+        shown = self.client().get(url % self.parties[0])
+        self.assertEqual(shown.status_code, 200, shown.data)
+        self.assertIn(b'Fast A', shown.data)
+        hidden = self.client().get(url % self.parties[2])
+        self.assertEqual(hidden.status_code, 403, hidden.data)
+        self.assertNotIn(b'Hidden C', hidden.data)
+        self.assertNotIn(b'HC', hidden.data)
