@@ -166,6 +166,24 @@ class ConditionalRestTestCase(ConditionalTestCase):
                 self.assertProblem(self.get(self.record(), key=self.bob_key,
                         headers={'If-None-Match': header}), 404)
 
+    def test_read_overridden_before_read_not_modified(self):
+        """A module's own _before_read is asked by the 304 too: its refusal
+        is the hidden record's 404, not a 304"""
+        from trytond.model.exceptions import AccessError
+        Party = Pool(DB_NAME).get('party.party')
+        tag = self.get(self.record()).headers['ETag']
+
+        def refuse(cls, ids, fields_names, *args, **kwargs):
+            raise AccessError("Refused by a module")
+        Party._before_read = classmethod(refuse)
+        try:
+            for header in [tag, '*']:
+                with self.subTest(header=header):
+                    self.assertProblem(self.get(self.record(),
+                            headers={'If-None-Match': header}), 404)
+        finally:
+            del Party._before_read
+
     def test_read_dotted_tag_by_content(self):
         "Paths through relations: the tag follows the related records"
         query = {'f': ['name', 'addresses.city']}
