@@ -221,3 +221,61 @@ class FastReadTestCase(EndpointRouteTestCase):
         self.assertEqual(hidden.status_code, 403, hidden.data)
         self.assertNotIn(b'Hidden C', hidden.data)
         self.assertNotIn(b'HC', hidden.data)
+
+    def test_first_read_made_before_the_run(self):
+        "A snippet's first read is made before its run, under its rules"
+        from trytond_endpoint.sandbox_process import SandboxProcess
+        for route, code in [
+                ('/fast/first/<int:id>',
+                    "rows = pool.get('party.party').read(\n"
+                    "    [request.path_params['id']], ['name', 'code'])\n"
+                    "result['payload'] = rows\n"),
+                ('/fast/aliased/<int:id>',
+                    "Party = pool.get('party.party')\n"
+                    "party, = Party.read([request.path_params['id']],\n"
+                    "    ['name'])\n"
+                    "result['payload'] = [party]\n")]:
+            with self.subTest(route=route):
+                define(route=route, auth='public', exec_user=self.ruled,
+                    code=code)
+                url = self.url(route.replace('<int:id>', '%s'))
+                with mock.patch.object(SandboxProcess, '_serve',
+                        autospec=True,
+                        side_effect=SandboxProcess._serve) as served:
+                    shown = self.client().get(url % self.parties[0])
+                self.assertEqual(shown.status_code, 200, shown.data)
+                self.assertEqual(json.loads(shown.data)[0]['name'], 'Fast A')
+                # No round trip: the read came with the run.
+                self.assertEqual(served.call_count, 0)
+                with mock.patch.object(SandboxProcess, '_serve',
+                        autospec=True,
+                        side_effect=SandboxProcess._serve) as served:
+                    hidden = self.client().get(url % self.parties[2])
+                # Refused beforehand, made again by the snippet: refused.
+                self.assertEqual(hidden.status_code, 403, hidden.data)
+                self.assertNotIn(b'Hidden C', hidden.data)
+                self.assertEqual(served.call_count, 1)
+
+    def test_first_read_only_when_certain(self):
+        "Only a read the snippet surely makes first is made before"
+        from trytond.modules.endpoint.isolation import _first_read
+        read = "pool.get('party.party').read([request.path_params['id']], ['name'])"
+        self.assertEqual(_first_read(f"rows = {read}\n"),
+            ('party.party', (('param', 'id'),), ('name',)))
+        self.assertEqual(_first_read(
+                "P = pool.get('party.party')\nP.read([3, 4], ['code'])\n"),
+            ('party.party', (('id', 3), ('id', 4)), ('code',)))
+        for code in [
+                f"if request.args:\n    {read}\n",
+                f"log('first')\n{read}\n",
+                f"pool.get('party.party').write([], {{}})\n{read}\n",
+                "pool.get('party.party').read([True], ['name'])\n",
+                "pool.get('party.party').read(ids, ['name'])\n",
+                "pool.get('party.party').read([1], fields)\n",
+                "pool.get('party.party').read([1], ['name'], x=1)\n",
+                "P = pool.get(name)\nP.read([1], ['name'])\n",
+                "P.read([1], ['name'])\n",
+                "pool.get('party.party').search_read([], fields_names=[])\n",
+                ]:
+            with self.subTest(code=code):
+                self.assertIsNone(_first_read(code))

@@ -186,6 +186,60 @@ class SandboxProcessTestCase(unittest.TestCase):
         self.assertIsInstance(result['response'], Response)
         self.assertEqual(result['response'].body, 'made here')
 
+    def test_memo(self):
+        "A call made beforehand answers the snippet's own, and only it"
+        calls = []
+
+        class Helper:
+            "Counts its calls: each is a round trip"
+            def value(self, key):
+                calls.append(key)
+                return f'fresh {key}'
+
+        from trytond_endpoint.sandbox_guards import PROXY_TYPES
+        PROXY_TYPES.add(Helper)
+        self.addCleanup(PROXY_TYPES.discard, Helper)
+
+        def run(code, memo):
+            calls.clear()
+            result = {}
+            self.sandbox.run(code, {'result': result, 'helper': helper},
+                2, memo)
+            return result['payload']
+        helper = Helper()
+        # The first call, with the very arguments: no round trip.
+        self.assertEqual(run("result['payload'] = helper.value([1])",
+                [(helper, 'value', ([1],), 'kept', False)]), 'kept')
+        self.assertEqual(calls, [])
+        # Once only: the second call is the server's.
+        self.assertEqual(run(
+                "helper.value([1])\nresult['payload'] = helper.value([1])",
+                [(helper, 'value', ([1],), 'kept', False)]), 'fresh [1]')
+        self.assertEqual(calls, [[1]])
+        # Other arguments, or of another type (True == 1), are the server's.
+        for call, fresh in [("helper.value([2])", 'fresh [2]'),
+                ("helper.value([True])", 'fresh [True]'),
+                ("helper.value((1,))", 'fresh [1]'),
+                ("helper.value(key=[1])", 'fresh [1]')]:
+            with self.subTest(call=call):
+                self.assertEqual(run(f"result['payload'] = {call}",
+                        [(helper, 'value', ([1],), 'kept', False)]), fresh)
+        # After another call, what was read before may have changed ...
+        self.assertEqual(run(
+                "helper.value('write')\n"
+                "result['payload'] = helper.value([1])",
+                [(helper, 'value', ([1],), 'kept', False)]), 'fresh [1]')
+        self.assertEqual(calls, ['write', [1]])
+        # ... unless it never changes (pool.get).
+        self.assertEqual(run(
+                "helper.value('write')\n"
+                "result['payload'] = helper.value([1])",
+                [(helper, 'value', ([1],), 'kept', True)]), 'kept')
+        self.assertEqual(calls, ['write'])
+        # Nothing of a run is left for the next.
+        self.assertEqual(run("result['payload'] = helper.value([1])", []),
+            'fresh [1]')
+
     def test_uncaught_server_error_is_the_original(self):
         "An exception of the server side not caught is raised as itself"
         class Refused(Exception):

@@ -199,9 +199,10 @@ class SandboxProcess:
     def run(self, source, names, timeout, memo=()):
         """Run source with names; fill ``names['result']``.
 
-        ``memo`` holds ``(object, method, args, value)`` of calls made
-        here beforehand (``pool.get('party.party')``): the first such
-        call of the snippet gets its value with no round trip.
+        ``memo`` holds ``(object, method, args, value, always)`` of calls
+        made here beforehand (``pool.get('party.party')``): the first
+        such call of the snippet gets its value with no round trip; one
+        not ``always`` only while the snippet has made no other call.
 
         Raises what the snippet raised (the server's own exception when
         it came from here), BudgetExceeded past the deadline (the process
@@ -522,12 +523,14 @@ def run_isolated(source, names, timeout=5.0, memory=None, limit=None,
 
     ``limit()``, when given, is a context entered once a process is ready
     (the run's SQL deadline): waiting for a process to start is not the
-    snippet's time. ``memo``: see :meth:`SandboxProcess.run`.
+    snippet's time. ``memo``: see :meth:`SandboxProcess.run`, or a
+    function giving it, called inside ``limit()``.
     """
     pool = pool_for(memory)
     sandbox = pool.acquire()
     try:
         with limit() if limit is not None else nullcontext():
-            sandbox.run(source, names, timeout, memo)
+            sandbox.run(source, names, timeout,
+                memo() if callable(memo) else memo)
     finally:
         pool.release(sandbox, sandbox.healthy)

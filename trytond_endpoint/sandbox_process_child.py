@@ -305,15 +305,27 @@ class RemoteMethod:
         channel = owner._channel
         if channel.memo and not kwargs:
             try:
-                key = (owner._handle, self._name, args)
-                if key in channel.memo:
-                    return channel.memo.pop(key)
+                always, value = channel.memo.pop(
+                    (owner._handle, self._name, _memo_key(args)), _MISSED)
             except TypeError:  # unhashable arguments: never in the memo
-                pass
+                always = None
+            if always or (always is False and channel.generation == 0):
+                return value
         return channel.call(owner._handle, self._name, args, kwargs)
 
     def __repr__(self):
         return f'<method {self._name}>'
+
+
+_MISSED = (None, None)
+
+
+def _memo_key(value):
+    # Of exact types: read([True]) is not read([1]).
+    kind = type(value)
+    if kind is list or kind is tuple:
+        return (kind, tuple(_memo_key(v) for v in value))
+    return (kind, value)
 
 
 def _call(self, handle, name, args, kwargs):
@@ -423,8 +435,9 @@ def main(argv):
         memo = message[4] if len(message) > 4 else ()
         used = limits.set_cpu_budget(budget)
         channel.generation = 0
-        channel.memo = {(target._handle, name, tuple(args)): value
-            for target, name, args, value in memo
+        channel.memo = {
+            (target._handle, name, _memo_key(tuple(args))): (always, value)
+            for target, name, args, value, always in memo
             if type(target) is Remote}
         recycle = used > cpu_recycle
         try:
