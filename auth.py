@@ -21,6 +21,7 @@ import contextvars
 import math
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from functools import lru_cache
 
@@ -172,27 +173,58 @@ def _too_many(seconds):
         headers={'Retry-After': str(max(math.ceil(seconds), 1))})
 
 
+def opening_key(request, pool):
+    """``(key, query)``: request's bearer key and the query of its user
+    (one ``$1``), for the transaction's first read to answer along
+    (:meth:`Registry.current_with`, then :func:`opened_with`); None
+    when there is no key or a module checks keys its own way"""
+    key = _bearer(request)
+    if not key:
+        return None
+    UserApplication = pool.get('res.user.application')
+    if UserApplication.check.__func__ is not _BASE_CHECK:
+        return None
+    return key, _key_query(
+        UserApplication._table, pool.get('res.user')._table, '$1')
+
+
+def opened_with(key, user):
+    "The user of key (its text, or None), read as the transaction opened"
+    _OPENED[Transaction()] = (key, None if user is None else int(user))
+
+
+# transaction -> (key, user id or None), read with the transaction's first
+# query: asked again, in the same transaction, it is the same answer.
+_OPENED = weakref.WeakKeyDictionary()
+
+
 def _application_user(pool, key):
     """The user of a validated ``endpoint`` key of an active user, or None.
 
     Tryton's ``UserApplication.check`` is an ORM search that costs as much
     as a small endpoint; where no module changed it, one prepared query
-    answers the same question.
+    answers the same question, most often read already with the
+    transaction's first (see :func:`opening_key`).
     """
     UserApplication = pool.get('res.user.application')
     if UserApplication.check.__func__ is not _BASE_CHECK:
         application = UserApplication.check(key, 'endpoint')
         return application.user.id if application else None
-    cursor = Transaction().connection.cursor()
+    transaction = Transaction()
+    opened = _OPENED.get(transaction)
+    if opened is not None and opened[0] == key:
+        return opened[1]
+    param = '?' if backend.name == 'sqlite' else '%s'
+    cursor = transaction.connection.cursor()
     cursor.execute(_key_query(
-            UserApplication._table, pool.get('res.user')._table), (key,))
+            UserApplication._table, pool.get('res.user')._table, param),
+        (key,))
     row = cursor.fetchone()
     return row[0] if row else None
 
 
-@lru_cache(maxsize=4)
-def _key_query(application_table, user_table):
-    param = '?' if backend.name == 'sqlite' else '%s'
+@lru_cache(maxsize=8)
+def _key_query(application_table, user_table, param):
     return (f'SELECT a."user" FROM "{application_table}" AS a '
         f'JOIN "{user_table}" AS u ON u.id = a."user" '
         f"WHERE a.key = {param} AND a.application = 'endpoint' "

@@ -30,8 +30,10 @@ from trytond_endpoint.sandbox import HELP
 from . import policy
 from .exceptions import EndpointValidationError, SyncError
 from .http_fields import HTTP_FIELDS, HttpFieldsMixin
-from .pgtune.begin import Prepared, begin_and_fetch
+from .pgtune.begin import Prepared, begin_and_fetch, is_plain
 
+# Registry.current_with: a value not read with the version
+UNKNOWN = object()
 _SCHEMA_FIELDS = ['request_schema', 'query_schema', 'response_schema']
 _DEFINITION_FIELDS = [
     'name', 'route', 'method', 'content_type', 'auth', 'exec_user',
@@ -613,11 +615,35 @@ class Registry(ModelSQL):
         return row[0] if row else 0
 
     @classmethod
+    def current_with(cls, statement_timeout, query, argument):
+        """``(version, value)``: the version seen by the current
+        transaction and the first column of ``query`` (a scalar subquery
+        with one parameter, ``$1``) for ``argument``, read in the same
+        round trip; ``(version, UNKNOWN)`` where they can not go together
+        (not PostgreSQL, a transaction already open, an argument that is
+        not plain text): the caller then runs its query itself.
+        """
+        if backend.name == 'postgresql' and is_plain(argument):
+            row = begin_and_fetch(Transaction().connection,
+                *cls._opening_statements(statement_timeout, query),
+                arguments=(argument,))
+            if row is not None:
+                if not row:
+                    return 0, None
+                return int(row[0]), row[1]
+        return cls.current(statement_timeout), UNKNOWN
+
+    @classmethod
     @lru_cache(maxsize=8)
-    def _opening_statements(cls, statement_timeout):
+    def _opening_statements(cls, statement_timeout, key_query=None):
         # Rendered once: python-sql's rendering costs as much as the query.
-        statements = (Prepared('endpoint_registry_version',
-                f'SELECT "version" FROM "{cls._table}" LIMIT 1'),)
+        if key_query is None:
+            statements = (Prepared('endpoint_registry_version',
+                    f'SELECT "version" FROM "{cls._table}" LIMIT 1'),)
+        else:
+            statements = (Prepared('endpoint_registry_version_with',
+                    f'SELECT "version", ({key_query}) '
+                    f'FROM "{cls._table}" LIMIT 1'),)
         if statement_timeout is not None:
             statements = (
                 f'SET LOCAL statement_timeout = {int(statement_timeout)}',

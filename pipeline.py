@@ -63,6 +63,7 @@ from . import (
     spreadsheet,
     stats,
 )
+from .endpoint import UNKNOWN
 from .rest import RestHelper
 from .rest_seed import compile_served
 from .snippet_pool import PoolProxy
@@ -146,7 +147,7 @@ def _with_login(call):
 @transactional
 def _dispatch(call):
     "The answer of the mount or of the endpoint the path matches"
-    live = live_map(call.pool)
+    live = live_map(call.pool, call.request)
     own = _own_answer(call, live)
     if own is not None:
         return own
@@ -161,14 +162,23 @@ def _dispatch(call):
         user_id, call.logs, call.request_id)
 
 
-def live_map(pool):
+def live_map(pool, request=None):
     """The map of the registry version seen by the current transaction.
 
     The default time budget bounds the transaction's statements from the
-    same round trip on PostgreSQL.
+    same round trip on PostgreSQL, which also reads the user of request's
+    key, if it has one.
     """
     Registry = pool.get('endpoint.registry')
-    version = Registry.current(statement_timeout=_DEFAULT_TIMEOUT_MS)
+    opening = auth.opening_key(request, pool) if request else None
+    if opening is None:
+        version = Registry.current(statement_timeout=_DEFAULT_TIMEOUT_MS)
+    else:
+        key, query = opening
+        version, user = Registry.current_with(_DEFAULT_TIMEOUT_MS, query,
+            key)
+        if user is not UNKNOWN:
+            auth.opened_with(key, user)
     Endpoint = pool.get('endpoint.endpoint')
     return MAPS.get(pool.database_name, version,
         Endpoint.published_definitions)

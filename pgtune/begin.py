@@ -20,6 +20,7 @@ this module knows of a session is kept with psycopg's own record of it
 and forgotten with it, so the next read prepares again instead of meeting
 an error (which the server would log as an ERROR).
 """
+import re
 from contextlib import nullcontext
 from functools import lru_cache
 
@@ -28,7 +29,7 @@ try:
 except ImportError:  # SQLite-only installs
     pq = None
 
-__all__ = ['begin_and_fetch', 'prepared_names', 'Prepared']
+__all__ = ['begin_and_fetch', 'is_plain', 'prepared_names', 'Prepared']
 
 _NO_STATEMENT = '26000'  # invalid_sql_statement_name
 _DUPLICATE = '42P05'  # duplicate_prepared_statement
@@ -45,14 +46,17 @@ class Prepared:
         self.query = query
 
 
-def begin_and_fetch(connection, *statements):
+def begin_and_fetch(connection, *statements, arguments=()):
     """First row (as text values) of the last of ``statements``, run as
     the start of ``connection``'s transaction; None when that is not
     possible (not psycopg, autocommit, or a transaction already open)
     and the caller should run its query the ordinary way.
 
     ``statements`` are complete SQL with no parameters: only the caller's
-    own constants go in them.  The last may be a ``Prepared``.
+    own constants go in them.  The last may be a ``Prepared``, executed
+    with ``arguments``: texts of letters, digits, ``_`` and ``-`` only
+    (anything else raises ValueError), written as literals; with any,
+    None where the statement can not be prepared.
     """
     pgconn = getattr(connection, 'pgconn', None)
     if (pq is None or pgconn is None or connection.autocommit
@@ -61,17 +65,18 @@ def begin_and_fetch(connection, *statements):
     *settings, last = statements
     if not isinstance(last, Prepared):
         return _fetch(connection, pgconn, statements)
-    if connection.prepare_threshold is None:
-        return _fetch(connection, pgconn, (*settings, last.query))
-    known = prepared_names(connection)
+    known = (prepared_names(connection)
+        if connection.prepare_threshold is not None else None)
     if known is None:
+        if arguments:
+            return None
         return _fetch(connection, pgconn, (*settings, last.query))
+    execute = f'EXECUTE {last.name}' + _literals(arguments)
     for retry in (False, True):
         if last.name in known:
-            run = (f'EXECUTE {last.name}',)
+            run = (execute,)
         else:
-            run = (f'PREPARE {last.name} AS {last.query}',
-                f'EXECUTE {last.name}')
+            run = (f'PREPARE {last.name} AS {last.query}', execute)
         try:
             row = _fetch(connection, pgconn, (*settings, *run))
         except errors.DatabaseError as error:
@@ -89,6 +94,23 @@ def begin_and_fetch(connection, *statements):
             continue
         known.add(last.name)
         return row
+
+
+def _literals(arguments):
+    if not arguments:
+        return ''
+    if not all(map(is_plain, arguments)):
+        raise ValueError("An argument that is not plain text.")
+    return '(' + ', '.join(f"'{a}'" for a in arguments) + ')'
+
+
+def is_plain(argument):
+    "Whether argument is text a literal holds as it is (see begin_and_fetch)"
+    return type(argument) is str and _PLAIN.fullmatch(argument) is not None
+
+
+# Nothing a literal would need to escape.
+_PLAIN = re.compile(r'[0-9A-Za-z_-]{0,256}')
 
 
 def prepared_names(connection):

@@ -303,6 +303,24 @@ class EndpointTestCase(ModuleTestCase):
                 ('1', None))
             self.assertIsNone(begin_and_fetch(connection, 'SELECT 1'))
 
+    @_postgresql_only
+    def test_prepared_read_with_arguments(self):
+        "Arguments go in the EXECUTE as literals, only when plain text"
+        from trytond.modules.endpoint.pgtune.begin import Prepared, begin_and_fetch
+        statement = Prepared('endpoint_test_echo', 'SELECT $1::text')
+        with Transaction().start(DB_NAME, 0) as transaction:
+            connection = transaction.connection
+            for argument in ["a'b", 'a b', 'é', 'a' * 257, 1]:
+                with self.subTest(argument=argument):
+                    with self.assertRaises(ValueError):
+                        begin_and_fetch(connection, statement,
+                            arguments=(argument,))
+            for argument in ['Ab-9_', '']:
+                with self.subTest(argument=argument):
+                    self.assertEqual(begin_and_fetch(connection, statement,
+                            arguments=(argument,)), (argument,))
+                    transaction.rollback()
+
     def _statements(self, connection):
         cursor = connection.cursor()
         cursor.execute('SELECT name FROM pg_prepared_statements '

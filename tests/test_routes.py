@@ -3,7 +3,9 @@
 # terms.
 import base64
 import json
+from unittest import mock
 
+from trytond.modules.endpoint import auth
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME
 from trytond.transaction import Transaction
@@ -330,6 +332,46 @@ class RouteTestCase(EndpointRouteTestCase):
             transaction.commit()
         self.assertProblem(self.client().get(self.url('/key-inactive'),
                 headers=bearer(key)), 401)
+
+    def test_key_read_as_the_transaction_opens(self):
+        "On PostgreSQL the key's user comes with the first read, no query"
+        from trytond import backend
+        define(route='/key-opening', auth='application',
+            code="result['payload'] = [user['login']]")
+        url = self.url('/key-opening')
+        queries = []
+        original = auth._key_query
+
+        def counted(*args):
+            queries.append(args)
+            return original(*args)
+        with mock.patch.object(auth, '_key_query', counted):
+            response = self.client().get(url, headers=bearer(self.alice_key))
+            self.assertEqual(response.status_code, 200, response.data)
+            self.assertEqual(json.loads(response.data), ['alice'])
+            # The query of its own, with the server's parameter style.
+            own = [q for q in queries if q[2] != '$1']
+            self.assertEqual(bool(own), backend.name != 'postgresql')
+            # Keys no literal may hold are asked apart, and refused.
+            for key in ["x' OR '1'='1", 'a' * 300, 'é', self.rest_key,
+                    self.alice_key[:-1]]:
+                with self.subTest(key=key):
+                    self.assertProblem(self.client().get(url,
+                            headers={'Authorization': f'Bearer {key}'}),
+                        401)
+        with Transaction().start(DB_NAME, 0) as transaction:
+            Application = Pool().get('res.user.application')
+            application, = Application.search(
+                [('key', '=', self.alice_key)])
+            Application.write([application], {'state': 'cancelled'})
+            transaction.commit()
+        try:
+            self.assertProblem(self.client().get(url,
+                    headers=bearer(self.alice_key)), 401)
+        finally:
+            with Transaction().start(DB_NAME, 0) as transaction:
+                Application.write([application], {'state': 'validated'})
+                transaction.commit()
 
     def test_bad_credentials_never_run_snippet(self):
         "A refused caller never runs the code"
