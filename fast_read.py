@@ -17,12 +17,15 @@ error is Tryton's own.
 """
 import functools
 
+from sql import Literal
+from sql.conditionals import Coalesce
+from sql.functions import Extract
 from trytond import backend
 from trytond.model import ModelSQL, ModelStorage, fields
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
-__all__ = ['read', 'reads_as_tryton', 'no_read_rule', 'keeps']
+__all__ = ['read', 'search_read', 'reads_as_tryton', 'no_read_rule', 'keeps']
 
 # Field types whose stored value is what Tryton's read answers
 _PLAIN_TYPES = frozenset({'char', 'text', 'integer', 'biginteger', 'float',
@@ -36,9 +39,13 @@ def read(Model, ids, names):
     "Model.read(ids, names), by the kept query when it is the same"
     ids = list(ids)
     query = None
-    if (0 < len(ids) <= MAX_IDS and type(names) in {list, tuple}
+    if (ids and type(names) in {list, tuple}
             and all(type(i) is int for i in ids) and reads_as_tryton(Model)):
-        query = _query(Model, tuple(names), len(ids), backend.name)
+        if _ARRAYS:
+            # One array of ids: the same text for any number.
+            query = _query(Model, tuple(names), None, backend.name)
+        elif len(ids) <= MAX_IDS:
+            query = _query(Model, tuple(names), len(ids), backend.name)
     if query is None or not no_read_rule(Model):
         return Model.read(ids, names)
     pool = Pool()
@@ -52,6 +59,24 @@ def read(Model, ids, names):
     if len(rows) != len(dict.fromkeys(ids)):
         # Missing or hidden: Tryton says which, with its own error.
         return Model.read(ids, names)
+    return rows
+
+
+def search_read(Model, domain, offset=0, limit=None, order=None,
+        fields_names=None):
+    """Model.search_read(...), its rows read by :func:`read` where
+    Model's search_read is Tryton's own"""
+    if not keeps(Model, 'search_read', ModelStorage):
+        return Model.search_read(domain, offset=offset, limit=limit,
+            order=order, fields_names=fields_names)
+    ids = list(map(int,
+            Model.search(domain, offset=offset, limit=limit, order=order)))
+    fields_names = list(fields_names or ['id'])
+    if 'id' not in fields_names:
+        fields_names.append('id')
+    rows = read(Model, ids, fields_names)
+    index = {id_: i for i, id_ in enumerate(ids)}
+    rows.sort(key=lambda r: index[r['id']])
     return rows
 
 
@@ -86,10 +111,17 @@ class _Id:
         self.index = index
 
 
+# The array of every id (where the database has arrays)
+_ALL_IDS = _Id(None)
+_ARRAYS = backend.Database.has_array()
+
+
 def _bound(params, ids):
     bound = []
     for param in params:
-        if type(param) is _Id:
+        if param is _ALL_IDS:
+            bound.append(ids)
+        elif type(param) is _Id:
             bound.append(ids[param.index])
         elif type(param) in {list, tuple} and param \
                 and type(param[0]) is _Id:
@@ -102,7 +134,8 @@ def _bound(params, ids):
 @functools.lru_cache(maxsize=1024)
 def _query(Model, names, count, backend_name):
     """The SQL and parameters ``ModelSQL.read`` runs for names and count
-    ids, or None when it would do more than run it"""
+    ids (None: an array of any number), or None when it would do more
+    than run it"""
     if not names or len(set(names)) != len(names):
         return None
     table = Model.__table__()
@@ -111,6 +144,15 @@ def _query(Model, names, count, backend_name):
     for name in names:
         if name == 'id':
             columns.append(table.id.as_('id'))
+            continue
+        if name == '__name__':
+            columns.append(Literal(Model.__name__).as_('__name__'))
+            continue
+        if name == '_timestamp':
+            columns.append(Extract('EPOCH',
+                    Coalesce(table.write_date, table.create_date)
+                    ).cast(fields.Char('timestamp').sql_type().base
+                    ).as_('_timestamp'))
             continue
         field = Model._fields.get(name)
         if (field is None or field._type not in _PLAIN_TYPES
@@ -126,6 +168,12 @@ def _query(Model, names, count, backend_name):
         columns.append(column)
     if 'id' not in names:
         columns.append(table.id.as_('id'))
+    if count is None:
+        where = fields.SQL_OPERATORS['in'](table.id, [_ALL_IDS])
+        text, params = tuple(table.select(*columns, where=where))
+        # The array of the one marker is the array of every id.
+        return text, tuple(_ALL_IDS if type(p) in {list, tuple}
+            and list(p) == [_ALL_IDS] else p for p in params)
     where = fields.SQL_OPERATORS['in'](
         table.id, [_Id(i) for i in range(count)])
     return tuple(table.select(*columns, where=where))

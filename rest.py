@@ -479,7 +479,8 @@ class RestHelper:
             # The rows are read right after: as for Tryton's RPC search,
             # the search need not fill the cache with their columns.
             with Transaction().set_context(_search_prefetch=False):
-                rows = Model.search_read(domain, offset=offset, limit=fetch,
+                rows = fast_read.search_read(Model, domain, offset=offset,
+                    limit=fetch,
                     order=order, fields_names=[*read, *extra, '_timestamp']
                     if stamped else [*read, *extra])
         except (ValueError, TypeError, KeyError, IndexError) as exception:
@@ -717,7 +718,7 @@ def _drop(row, extra):
 def _read(Model, id, names):
     "The row of a record the user may read, else 404"
     try:
-        row, = Model.read([id], names)
+        row, = fast_read.read(Model, [id], names)
     except AccessError:
         raise Problem(404, f"No {Model.__name__} {id}.")
     return row

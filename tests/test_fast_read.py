@@ -95,6 +95,57 @@ class FastReadTestCase(EndpointRouteTestCase):
                     self.assertEqual(len(rows), len(set(ids)))
                     self.assertTrue(all('id' in r for r in rows))
 
+    def test_pseudo_fields(self):
+        "The record's timestamp and model name, as Tryton reads them"
+        with self.transaction():
+            for names in [['_timestamp'], ['__name__'],
+                    ['__name__', 'id', '_timestamp', 'name']]:
+                with self.subTest(names=names):
+                    rows = self.assertSame('party.party', self.parties,
+                        names)
+                    for row in rows:
+                        self.assertEqual(set(row), {'id', *names})
+
+    def test_many_ids(self):
+        "Past MAX_IDS, one array of ids where the database has arrays"
+        from trytond import backend
+        fast_read = _fast_read()
+        with self.transaction(user=0):
+            Party = Pool().get('party.party')
+            many = [p.id for p in Party.create(
+                    [{'name': f'Many {i}'} for i in range(40)])]
+        with self.transaction():
+            arrays = backend.Database.has_array()
+            for ids in [many, many[:fast_read.MAX_IDS], many[::-1] + many]:
+                with self.subTest(count=len(ids)):
+                    self.assertSame('party.party', ids,
+                        ['name', '_timestamp'],
+                        fast=arrays or len(ids) <= fast_read.MAX_IDS)
+            if arrays:
+                # One kept text for every number of ids.
+                fast_read._query.cache_clear()
+                for count in [1, 5, 40]:
+                    fast_read.read(Party, many[:count], ['name'])
+                self.assertEqual(fast_read._query.cache_info().currsize, 1)
+
+    def test_search_read(self):
+        "search_read reads its page by the kept query, in the search order"
+        fast_read = _fast_read()
+        with self.transaction():
+            Party = Pool().get('party.party')
+            for order in [[('name', 'DESC')], [('code', 'ASC')], None]:
+                with self.subTest(order=order):
+                    args = ([('name', 'like', 'Fast%')], 0, 10, order,
+                        ['name', '__name__', '_timestamp'])
+                    expected = Party.search_read(*args)
+                    with mock.patch.object(fast_read, '_bound',
+                            wraps=fast_read._bound) as bound:
+                        rows = fast_read.search_read(Party, *args)
+                    self.assertEqual(rows, expected)
+                    self.assertTrue(bound.called)
+            self.assertEqual(fast_read.search_read(
+                    Party, [('name', '=', 'none such')]), [])
+
     def test_many2one_is_an_id(self):
         with self.transaction():
             row, = self.assertSame(
@@ -106,7 +157,7 @@ class FastReadTestCase(EndpointRouteTestCase):
         with self.transaction():
             for names in [['rec_name'], ['name', 'rec_name'],
                     ['addresses'], ['addresses.city'],
-                    ['_timestamp'], ['__name__'], [], ['name', 'name'],
+                    [], ['name', 'name'],
                     ['lang']]:
                 with self.subTest(names=names):
                     self.assertSame('party.party', self.parties[:2], names,
