@@ -22,6 +22,7 @@ from sql.conditionals import Coalesce
 from sql.functions import Extract
 from trytond import backend
 from trytond.model import ModelSQL, ModelStorage, fields
+from trytond.model.modelstorage import BrowseList
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
@@ -69,8 +70,10 @@ def search_read(Model, domain, offset=0, limit=None, order=None,
     if not keeps(Model, 'search_read', ModelStorage):
         return Model.search_read(domain, offset=offset, limit=limit,
             order=order, fields_names=fields_names)
-    ids = list(map(int,
-            Model.search(domain, offset=offset, limit=limit, order=order)))
+    records = Model.search(domain, offset=offset, limit=limit, order=order)
+    # A list of records gives its ids without making each record.
+    ids = list(records.ids if isinstance(records, BrowseList)
+        else map(int, records))
     fields_names = list(fields_names or ['id'])
     if 'id' not in fields_names:
         fields_names.append('id')
