@@ -38,6 +38,9 @@ from bench.common import (
     synced_copies,
 )
 
+# wrk's connections to each row's server
+CONNECTIONS = 16
+
 
 class Server:
     "gunicorn serving one database: a worker's heap holds its map only"
@@ -47,10 +50,16 @@ class Server:
         self.workers = workers
         self.database = database
         self.log = open(WORK / f'gunicorn-{database}-{self.port}.log', 'wb')
-        # The production configuration (threaded workers), as documented.
+        # The production configuration (threaded workers), as documented,
+        # with wrk's connections shared evenly by the workers: a threaded
+        # worker otherwise accepts as many as it wakes up for first, and
+        # in one run in three or four one worker held nearly all of them
+        # and the row ran on one CPU, at about half its rate.
         self.process = subprocess.Popen([BIN / 'gunicorn',
                 '-c', str(ROOT / 'gunicorn.conf.py'),
                 '-w', str(workers), '-b', f'127.0.0.1:{self.port}',
+                '--worker-connections',
+                str(max(CONNECTIONS // workers, 1)),
                 '--chdir', str(ROOT), '--backlog', '256',
                 'bench.floor_app:app'],
             env=clean_env(TRYTOND_CONFIG=str(conf),
@@ -119,7 +128,8 @@ def _ms(text):
     return float(number) * _UNITS[unit]
 
 
-def wrk(url, headers=None, seconds=10, threads=2, connections=16):
+def wrk(url, headers=None, seconds=10, threads=2, connections=None):
+    connections = connections or CONNECTIONS
     command = ['wrk', '--latency', f'-t{threads}', f'-c{connections}',
         f'-d{seconds}s', '--timeout', '10s']
     for name, value in (headers or {}).items():
@@ -455,7 +465,7 @@ def main():
             for server in servers:
                 server.stop()
     report(bench, sync, memory, args.workers)
-    say(f"\n({time.monotonic() - started:.0f} s; wrk -t2 -c16, "
+    say(f"\n({time.monotonic() - started:.0f} s; wrk -t2 -c{CONNECTIONS}, "
         f"{args.rounds} rounds of {args.seconds} s per row, gunicorn -w "
         f"{args.workers} per row, {os.cpu_count()} CPUs)")
 
