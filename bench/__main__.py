@@ -293,7 +293,8 @@ def report(bench, sync, memory, workers):
             verdict = 'SKIP'
         else:
             verdict = 'PASS' if check(value) else 'MISS'
-        shown = '' if value is None else f' ({value:.2f})'
+        # Three decimals: a value just under its line shows as under it.
+        shown = '' if value is None else f' ({value:.3f})'
         say(f"{verdict:<5} {label}{shown}")
 
 
