@@ -106,6 +106,12 @@ def no_read_rule(Model):
     return not Rule.domain_get(Model.__name__, mode='read')
 
 
+def timestamp(table):
+    "A record's ``_timestamp``, as ``ModelSQL.read`` writes it"
+    return Extract('EPOCH', Coalesce(table.write_date, table.create_date)
+        ).cast(fields.Char('timestamp').sql_type().base)
+
+
 class _Id:
     "Where the n-th id goes in a kept query's parameters"
     __slots__ = ('index',)
@@ -114,7 +120,7 @@ class _Id:
         self.index = index
 
 
-# The array of every id (where the database has arrays)
+# In an array, all the ids (where the database has arrays)
 _ALL_IDS = _Id(None)
 _ARRAYS = backend.Database.has_array()
 
@@ -122,13 +128,12 @@ _ARRAYS = backend.Database.has_array()
 def _bound(params, ids):
     bound = []
     for param in params:
-        if param is _ALL_IDS:
-            bound.append(ids)
-        elif type(param) is _Id:
+        if type(param) is _Id:
             bound.append(ids[param.index])
         elif type(param) in {list, tuple} and param \
                 and type(param[0]) is _Id:
-            bound.append([ids[p.index] for p in param])
+            bound.append(ids if param[0] is _ALL_IDS
+                else [ids[p.index] for p in param])
         else:
             bound.append(param)
     return bound
@@ -152,10 +157,7 @@ def _query(Model, names, count, backend_name):
             columns.append(Literal(Model.__name__).as_('__name__'))
             continue
         if name == '_timestamp':
-            columns.append(Extract('EPOCH',
-                    Coalesce(table.write_date, table.create_date)
-                    ).cast(fields.Char('timestamp').sql_type().base
-                    ).as_('_timestamp'))
+            columns.append(timestamp(table).as_('_timestamp'))
             continue
         field = Model._fields.get(name)
         if (field is None or field._type not in _PLAIN_TYPES
@@ -171,12 +173,7 @@ def _query(Model, names, count, backend_name):
         columns.append(column)
     if 'id' not in names:
         columns.append(table.id.as_('id'))
-    if count is None:
-        where = fields.SQL_OPERATORS['in'](table.id, [_ALL_IDS])
-        text, params = tuple(table.select(*columns, where=where))
-        # The array of the one marker is the array of every id.
-        return text, tuple(_ALL_IDS if type(p) in {list, tuple}
-            and list(p) == [_ALL_IDS] else p for p in params)
-    where = fields.SQL_OPERATORS['in'](
-        table.id, [_Id(i) for i in range(count)])
+    # count None: one array parameter, of every id.
+    where = fields.SQL_OPERATORS['in'](table.id, [_ALL_IDS] if count is None
+        else [_Id(i) for i in range(count)])
     return tuple(table.select(*columns, where=where))

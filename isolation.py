@@ -96,16 +96,9 @@ def _pool_names(source):
         return ()
     names = []
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr == 'get'
-                and isinstance(node.func.value, ast.Name)
-                and node.func.value.id == 'pool'
-                and len(node.args) == 1 and not node.keywords
-                and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)
-                and node.args[0].value not in names):
-            names.append(node.args[0].value)
+        name = _pool_get(node)
+        if name is not None and name not in names:
+            names.append(name)
     return tuple(names[:8])
 
 

@@ -29,8 +29,6 @@ from contextlib import contextmanager
 from urllib.parse import quote, urlencode
 
 from sql import Literal
-from sql.conditionals import Coalesce
-from sql.functions import Extract
 from trytond import backend
 from trytond.model import Model as _TrytonModel
 from trytond.model import ModelSQL, ModelStorage, dualmethod
@@ -749,10 +747,7 @@ def _timestamp_query(Model, backend_name):
     """The SQL and parameters of a record's ``_timestamp``, as
     ``ModelSQL.read`` writes it"""
     table = Model.__table__()
-    sql_type = tryton_fields.Char('timestamp').sql_type().base
-    return tuple(table.select(
-            Extract('EPOCH', Coalesce(table.write_date, table.create_date)
-                ).cast(sql_type),
+    return tuple(table.select(fast_read.timestamp(table),
             where=table.id == Literal(0)))
 
 
